@@ -1,0 +1,61 @@
+"""Ed25519 signing keys: generation, key ids, and private keys encrypted at rest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+class KeyLoadError(Exception):
+    """A key could not be loaded: wrong passphrase, or not an Ed25519 key."""
+
+
+def generate() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def public_bytes(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(key: Ed25519PublicKey, prefix: str = "") -> str:
+    """A short, stable id for a public key: ``prefix`` + 10 base32 characters of its SHA-256."""
+    digest = hashlib.sha256(public_bytes(key)).digest()
+    return prefix + base64.b32encode(digest).decode()[:10].lower()
+
+
+def public_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def encrypted_private_pem(key: Ed25519PrivateKey, passphrase: str) -> str:
+    """PKCS#8 PEM encrypted with the best scheme ``cryptography`` offers for the passphrase."""
+    if not passphrase:
+        raise ValueError("a passphrase is required to store a private key")
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode()),
+    ).decode()
+
+
+def load_private_pem(pem: str, passphrase: str) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), passphrase.encode())
+    except (ValueError, TypeError) as exc:
+        raise KeyLoadError("私钥无法解密：口令错误或文件已损坏 (wrong passphrase or damaged key)") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyLoadError("不是 Ed25519 私钥 (not an Ed25519 key)")
+    return key
+
+
+def load_public_pem(pem: str) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyLoadError("不是 Ed25519 公钥 (not an Ed25519 key)")
+    return key

@@ -1,0 +1,104 @@
+"""The station's SQLite database: engine with durability pragmas, sessions, migrations.
+
+Each entry point (view, CLI command, scheduler job) owns one transaction: views get a session
+from :func:`get_session` that is committed by :func:`commit` or rolled back at teardown; CLI
+commands and jobs use :func:`transaction`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlmodel import Session
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(path: Path | str) -> Engine:
+    """An engine for the SQLite file at ``path`` with the pragmas DESIGN.md asks for."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=20,
+        max_overflow=20,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged answer or score survives power loss, not only a crash.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision`` (the latest by default)."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def engine() -> Engine:
+    return current_app.extensions["station_engine"]
+
+
+def get_session() -> Session:
+    """The request's database session (one per request, one transaction)."""
+    if "db" not in g:
+        g.db = Session(engine(), expire_on_commit=False)
+    return g.db
+
+
+@contextlib.contextmanager
+def transaction(eng: Engine | None = None) -> Iterator[Session]:
+    """One transaction for a CLI command or a job: commit on success, roll back on error."""
+    with Session(eng or engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def init_app(app: Flask, eng: Engine) -> None:
+    app.extensions["station_engine"] = eng
+
+    @app.teardown_appcontext
+    def _close(exc):
+        session = g.pop("db", None)
+        if session is not None:
+            if exc is not None or session.in_transaction():
+                # Anything a view did not commit explicitly is rolled back.
+                session.rollback()
+            session.close()

@@ -1,0 +1,1 @@
+"""What crosses the wire between a station and the provincial registry."""
