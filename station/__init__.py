@@ -31,4 +31,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from station.views import register_blueprints
 
     register_blueprints(app)
+
+    from station import cli
+
+    cli.register(app)
     return app

@@ -21,17 +21,9 @@ from station.services import audit, backup, banks, keys, users
 from station.services.errors import DomainError
 
 
-def _app_factory():
-    return create_app()
-
-
-cli = FlaskGroup(
-    create_app=_app_factory,
-    add_default_commands=False,
-    add_version_option=False,
-    load_dotenv=False,
-    help="SkillCert station: set up, run and administer an exam site.",
-)
+# Commands live on this group; create_app() adds them to app.cli, so that both the `station`
+# script and app.test_cli_runner() see them.
+cli = AppGroup("station")
 
 
 def domain_errors(fn):
@@ -348,5 +340,17 @@ def issuers_add(public_key: Path, kid, issuer_code, issuer_name) -> None:
     click.echo(f"trusted {row.kid} {row.issuer_name}")
 
 
+def register(app) -> None:
+    for command in cli.commands.values():
+        app.cli.add_command(command)
+
+
 def main() -> None:
-    cli(prog_name="station")
+    group = FlaskGroup(
+        create_app=lambda: create_app(),
+        add_default_commands=False,
+        add_version_option=False,
+        load_dotenv=False,
+        help="SkillCert station: set up, run and administer an exam site.",
+    )
+    group(prog_name="station")

@@ -58,7 +58,10 @@ def seed_demo(app: Flask) -> list[str]:
     instance = Path(app.instance_path)
     content = load_content()
     issuer = demo_issuer(instance)
+    # A fixed publication time keeps the demo package byte-identical across runs, so running
+    # the demo again is recognised as the same version rather than a conflicting one.
     meta = dict(content.meta)
+    meta.setdefault("created_at", "2026-09-01T00:00:00Z")
     plain, _ = package.build_package(content, manifest_meta=meta, key=issuer)
     # A second version, encrypted, left beside the instance for the import-and-unlock flow.
     encrypted_meta = dict(meta, version=int(meta.get("version", 1)) + 1)

@@ -102,3 +102,42 @@ class AuthActions:
 @pytest.fixture
 def auth(client, create_user) -> AuthActions:
     return AuthActions(client, create_user)
+
+
+@pytest.fixture
+def live_server(csrf_app):
+    """The station served by waitress on a loopback port, CSRF on: real HTTP for a browser."""
+    import threading
+
+    from waitress.server import create_server
+
+    server = create_server(csrf_app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (no downloaded browser builds)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh --test installs it)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    yield page
+    context.close()

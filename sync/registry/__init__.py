@@ -1,0 +1,43 @@
+"""The provincial registry: receives what stations sync and verifies certificates for anyone.
+
+Its own Flask app with its own database (PostgreSQL in production via ``DATABASE_URL``;
+SQLite for the demo) and its own migrations.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from sync.registry import db
+
+
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    instance = Path(instance_path or os.environ.get("REGISTRY_INSTANCE") or "registry-instance")
+    app = Flask(__name__, instance_path=str(instance.resolve()), instance_relative_config=True)
+    app.config.from_mapping(
+        REGISTRY_NAME="省级职业技能等级证书核验服务",
+        SECRET_KEY="dev-only-not-secret",
+        DATABASE_URL=None,
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    if test_config:
+        app.config.from_mapping(test_config)
+    url = (
+        app.config["DATABASE_URL"]
+        or os.environ.get("DATABASE_URL")
+        or f"sqlite:///{Path(app.instance_path) / 'registry.db'}"
+    )
+    app.config["DATABASE_URL"] = url
+    db.init_app(app, db.make_engine(url))
+
+    from sync.registry import views
+
+    app.register_blueprint(views.bp)
+
+    from sync.registry import cli
+
+    cli.register(app)
+    return app
