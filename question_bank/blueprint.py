@@ -9,8 +9,10 @@ each scope. All points add up to 100.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
-from question_bank.items import Importance, ItemType
+from question_bank.errors import BlueprintError
+from question_bank.items import ITEM_TYPE_LABELS, Importance, Item, ItemType, Status
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,484 @@ class Blueprint:
                 Section(ItemType(s["item_type"]), float(s["points_per_item"]))
                 for s in data["sections"]
             ],
-            cells=[Cell(c["scope"], ItemType(c["item_type"]), int(c["count"])) for c in data["cells"]],
+            cells=[
+                Cell(c["scope"], ItemType(c["item_type"]), int(c["count"])) for c in data["cells"]
+            ],
             meta=data.get("meta", {}),
+        )
+
+
+# --- structure -----------------------------------------------------------------------------------
+
+MAX_DEPTH = 3  # 鉴定范围 has at most three levels
+WEIGHT_TOLERANCE = 0.01  # knowledge-point weights must add to 100 within this, when given
+
+IMPORTANCE_RANK = {Importance.X: 0, Importance.Y: 1, Importance.Z: 2}
+
+
+class InvalidBlueprint(BlueprintError):
+    """A blueprint is malformed; ``problems`` lists every reason, one Chinese sentence each."""
+
+    def __init__(self, name: str, problems: list[str]):
+        self.blueprint = name
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ScopeTree:
+    """Parent/child links of a blueprint's scopes, safe against unknown parents and cycles.
+
+    Everything it returns is in the blueprint's own order (never set order), so callers that
+    iterate it stay deterministic.
+    """
+
+    def __init__(self, bp: Blueprint):
+        self.scopes: dict[str, Scope] = {}
+        for s in bp.scopes:
+            self.scopes.setdefault(s.code, s)
+        self.children: dict[str, list[str]] = {code: [] for code in self.scopes}
+        self.roots: list[str] = []
+        for s in self.scopes.values():
+            if s.parent is not None and s.parent in self.scopes and s.parent != s.code:
+                self.children[s.parent].append(s.code)
+            elif s.parent is None:
+                self.roots.append(s.code)
+        self.points: dict[str, list[str]] = {code: [] for code in self.scopes}
+        for k in bp.knowledge_points:
+            if k.scope in self.points and k.code not in self.points[k.scope]:
+                self.points[k.scope].append(k.code)
+
+    def ancestors(self, code: str) -> list[str]:
+        """Parent, grandparent, ... of ``code`` (stops at an unknown parent or a cycle)."""
+        out: list[str] = []
+        seen = {code}
+        scope = self.scopes.get(code)
+        while scope is not None and scope.parent is not None and scope.parent not in seen:
+            out.append(scope.parent)
+            seen.add(scope.parent)
+            scope = self.scopes.get(scope.parent)
+        return out
+
+    def descendants(self, code: str) -> list[str]:
+        """``code`` itself and every scope below it, depth first."""
+        out: list[str] = []
+        seen: set[str] = set()
+        stack = [code]
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            out.append(current)
+            stack.extend(reversed(self.children.get(current, [])))
+        return out
+
+    def points_under(self, code: str) -> list[str]:
+        """Knowledge-point codes of ``code`` and of every scope below it."""
+        return [k for s in self.descendants(code) for k in self.points.get(s, [])]
+
+    def depth(self, code: str) -> int:
+        """1 for a top-level scope (counted along the known part of the chain)."""
+        return 1 + len(self.ancestors(code))
+
+
+def knowledge_points_under(bp: Blueprint, scope: str) -> list[str]:
+    """Codes of the knowledge points that belong to ``scope`` or to any scope below it."""
+    return ScopeTree(bp).points_under(scope)
+
+
+def _label(item_type: ItemType) -> str:
+    return ITEM_TYPE_LABELS.get(item_type, str(item_type))
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def paper_total(bp: Blueprint) -> float:
+    """What the cells add up to: sum of count × points per item (unknown types count 0)."""
+    points = {s.item_type: s.points_per_item for s in bp.sections}
+    return sum(c.count * points.get(c.item_type, 0) for c in bp.cells)
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def validate_blueprint(bp: Blueprint) -> None:
+    """Raise :class:`InvalidBlueprint` (a ``BlueprintError``) listing every problem at once."""
+    problems: list[str] = []
+    tree = ScopeTree(bp)
+
+    def scope_name(code: str) -> str:
+        s = tree.scopes.get(code)
+        return f"{code} {s.name}" if s else code
+
+    # duplicate codes
+    for what, codes in (
+        ("鉴定范围代码", [s.code for s in bp.scopes]),
+        ("鉴定点代码", [k.code for k in bp.knowledge_points]),
+    ):
+        for code, n in _duplicates(codes):
+            problems.append(f"{what} {code} 重复（出现 {n} 次）")
+    for item_type, n in _duplicates([s.item_type for s in bp.sections]):
+        problems.append(f"试卷结构中题型 {_label(item_type)} 重复设置（出现 {n} 次）")
+
+    # the scope tree: unknown parents, cycles, depth
+    for s in tree.scopes.values():
+        if s.parent is not None and s.parent not in tree.scopes:
+            problems.append(f"鉴定范围 {s.code} {s.name} 的上级范围 {s.parent} 不存在")
+    cyclic: set[str] = set()
+    for s in tree.scopes.values():
+        cycle = _cycle_from(tree, s.code)
+        if cycle and not cyclic.intersection(cycle):
+            cyclic.update(cycle)
+            path = " → ".join([*cycle, cycle[0]])
+            problems.append(f"鉴定范围构成循环：{path}")
+    for s in tree.scopes.values():
+        if s.code in cyclic:
+            continue
+        depth = tree.depth(s.code)
+        if depth > MAX_DEPTH:
+            problems.append(
+                f"鉴定范围 {s.code} {s.name} 位于第 {depth} 层，鉴定范围最多 {MAX_DEPTH} 层"
+            )
+
+    # knowledge points
+    for k in bp.knowledge_points:
+        if k.scope not in tree.scopes:
+            problems.append(f"鉴定点 {k.code} {k.name} 所属的鉴定范围 {k.scope} 不存在")
+        if k.weight < 0:
+            problems.append(f"鉴定点 {k.code} {k.name} 的比重 {_num(k.weight)}% 不能为负数")
+    if any(k.weight for k in bp.knowledge_points):
+        total_weight = sum(k.weight for k in bp.knowledge_points)
+        if abs(total_weight - 100) > WEIGHT_TOLERANCE:
+            problems.append(f"鉴定点比重合计 {round(total_weight, 4):g}%，应为 100%")
+
+    # sections
+    points = {}
+    for s in bp.sections:
+        points.setdefault(s.item_type, s.points_per_item)
+        if s.points_per_item <= 0:
+            problems.append(
+                f"试卷结构中 {_label(s.item_type)} 每题分值 {_num(s.points_per_item)} 应为正数"
+            )
+    if bp.total_points <= 0:
+        problems.append(f"试卷总分 {_num(bp.total_points)} 应为正数")
+
+    # cells
+    for (scope, item_type), n in _duplicates([(c.scope, c.item_type) for c in bp.cells]):
+        problems.append(f"组卷单元 {scope_name(scope)} × {_label(item_type)} 重复（出现 {n} 次）")
+    for c in bp.cells:
+        where = f"组卷单元 {scope_name(c.scope)} × {_label(c.item_type)}"
+        if c.scope not in tree.scopes:
+            problems.append(f"{where}: 鉴定范围 {c.scope} 不存在")
+        elif not tree.points_under(c.scope):
+            problems.append(f"{where}: 该范围及其下级范围中没有鉴定点")
+        if c.item_type not in points:
+            problems.append(f"{where}: 试卷结构中没有 {_label(c.item_type)} 题型（未设每题分值）")
+        if c.count <= 0:
+            problems.append(f"{where}: 题量 {c.count} 应为正整数")
+    seen_cells = list(dict.fromkeys((c.scope, c.item_type) for c in bp.cells))
+    cell_set = set(seen_cells)
+    for scope, item_type in seen_cells:
+        for ancestor in tree.ancestors(scope):
+            if (ancestor, item_type) in cell_set:
+                problems.append(
+                    f"组卷单元 {scope_name(ancestor)} × {_label(item_type)} 与 "
+                    f"{scope_name(scope)} × {_label(item_type)} 重叠："
+                    f"{scope} 是 {ancestor} 的下级范围，题量归属不明确"
+                )
+
+    # the total
+    total = paper_total(bp)
+    if bp.cells and abs(total - bp.total_points) > 1e-9:
+        problems.append(
+            f"试卷总分为 {_num(total)} 分（{_breakdown(bp)}），应为 {_num(bp.total_points)} 分"
+        )
+    elif not bp.cells:
+        problems.append("鉴定要素细目表没有组卷单元（鉴定范围 × 题型 × 题量）")
+
+    if problems:
+        raise InvalidBlueprint(bp.name, problems)
+
+
+def _duplicates(values: list) -> list[tuple[object, int]]:
+    counts: dict = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return [(v, n) for v, n in counts.items() if n > 1]
+
+
+def _cycle_from(tree: ScopeTree, code: str) -> list[str] | None:
+    """The cycle reached by following parents from ``code``, if any, as a list of codes."""
+    path: list[str] = []
+    index: dict[str, int] = {}
+    current: str | None = code
+    while current is not None and current in tree.scopes:
+        if current in index:
+            return path[index[current] :]
+        index[current] = len(path)
+        path.append(current)
+        current = tree.scopes[current].parent
+    return None
+
+
+def _breakdown(bp: Blueprint) -> str:
+    points = {s.item_type: s.points_per_item for s in bp.sections}
+    counts: dict[ItemType, int] = {}
+    for c in bp.cells:
+        counts[c.item_type] = counts.get(c.item_type, 0) + c.count
+    parts = [
+        f"{_label(t)} {n} 题 × {_num(points.get(t, 0))} 分"
+        for t, n in sorted(counts.items(), key=lambda kv: _type_order(bp, kv[0]))
+    ]
+    return " + ".join(parts)
+
+
+def _type_order(bp: Blueprint, item_type: ItemType) -> int:
+    order = [s.item_type for s in bp.sections]
+    return (
+        order.index(item_type)
+        if item_type in order
+        else len(order) + list(ItemType).index(item_type)
+    )
+
+
+# --- coverage ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    """One row of the coverage view: a scope (totals of everything under it) or a knowledge point."""
+
+    kind: str  # "scope" or "knowledge_point"
+    code: str
+    name: str
+    depth: int  # 0 for a top-level scope; a knowledge point sits one deeper than its scope
+    counts: dict[ItemType, int]  # active items per type
+    importance: Importance | None = None  # knowledge points only
+    weight: float | None = None  # knowledge points only
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class CellCoverage:
+    """One cell: how many items a form needs and how many active items the bank has for it."""
+
+    scope: str
+    scope_name: str
+    item_type: ItemType
+    required: int
+    available: int
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.required - self.available)
+
+    @property
+    def ok(self) -> bool:
+        return self.available >= self.required
+
+    @property
+    def label(self) -> str:
+        return f"范围 {self.scope} {self.scope_name} × {_label(self.item_type)}"
+
+
+@dataclass
+class Coverage:
+    """Active items per knowledge point × item type, per cell, and what the blueprint misses."""
+
+    blueprint: str
+    item_types: list[ItemType]  # the columns: the blueprint's section order, then other types
+    rows: list[CoverageRow]  # scopes and knowledge points in tree order
+    by_point: dict[str, dict[ItemType, int]]  # knowledge point code -> type -> active items
+    cells: list[CellCoverage]
+    unmapped: dict[ItemType, int]  # active items whose knowledge point is not in the blueprint
+    unmapped_points: dict[str, int]  # those items per knowledge point code ("" = none given)
+    inactive: int = 0  # retired items, never counted anywhere else
+
+    @property
+    def unmapped_total(self) -> int:
+        return sum(self.unmapped.values())
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.cells)
+
+    @property
+    def shortfalls(self) -> list[str]:
+        return [_shortfall_line(c, 1) for c in self.cells if not c.ok]
+
+    def to_dict(self) -> dict:
+        return {
+            "blueprint": self.blueprint,
+            "item_types": [t.value for t in self.item_types],
+            "rows": [
+                {
+                    "kind": r.kind,
+                    "code": r.code,
+                    "name": r.name,
+                    "depth": r.depth,
+                    "counts": {t.value: n for t, n in r.counts.items()},
+                    "importance": r.importance.value if r.importance else None,
+                    "weight": r.weight,
+                }
+                for r in self.rows
+            ],
+            "cells": [
+                {
+                    "scope": c.scope,
+                    "scope_name": c.scope_name,
+                    "item_type": c.item_type.value,
+                    "required": c.required,
+                    "available": c.available,
+                }
+                for c in self.cells
+            ],
+            "unmapped": {t.value: n for t, n in self.unmapped.items()},
+            "unmapped_points": dict(self.unmapped_points),
+            "inactive": self.inactive,
+        }
+
+
+def active_items(items) -> list[Item]:
+    """Active items sorted by uid; of several versions of one uid the highest decides."""
+    latest: dict[str, Item] = {}
+    for item in sorted(items, key=attrgetter("uid", "version")):
+        latest[item.uid] = item
+    return [item for item in latest.values() if item.status == Status.ACTIVE]
+
+
+def coverage(bp: Blueprint, items) -> Coverage:
+    """Count active items per knowledge point × type and per cell (safe on a malformed blueprint)."""
+    tree = ScopeTree(bp)
+    all_items = list(items)
+    active = active_items(all_items)
+    types = sorted(ItemType, key=lambda t: _type_order(bp, t))
+
+    by_point: dict[str, dict[ItemType, int]] = {}
+    for k in bp.knowledge_points:
+        by_point.setdefault(k.code, {t: 0 for t in types})
+    unmapped = {t: 0 for t in types}
+    unmapped_points: dict[str, int] = {}
+    for item in active:
+        counts = by_point.get(item.knowledge_point or "")
+        if counts is None:
+            unmapped[item.type] += 1
+            key = item.knowledge_point or ""
+            unmapped_points[key] = unmapped_points.get(key, 0) + 1
+        else:
+            counts[item.type] += 1
+
+    rows: list[CoverageRow] = []
+    placed: set[str] = set()
+
+    def scope_counts(code: str) -> dict[ItemType, int]:
+        out = {t: 0 for t in types}
+        for k in tree.points_under(code):
+            for t, n in by_point[k].items():
+                out[t] += n
+        return out
+
+    def walk(code: str, depth: int) -> None:
+        if code in placed:
+            return
+        placed.add(code)
+        s = tree.scopes[code]
+        rows.append(CoverageRow("scope", code, s.name, depth, scope_counts(code)))
+        for k in bp.knowledge_points:
+            if k.scope == code and k.code not in placed:
+                placed.add(k.code)
+                rows.append(
+                    CoverageRow(
+                        "knowledge_point",
+                        k.code,
+                        k.name,
+                        depth + 1,
+                        dict(by_point[k.code]),
+                        k.importance,
+                        k.weight,
+                    )
+                )
+        for child in tree.children[code]:
+            walk(child, depth + 1)
+
+    for root in tree.roots:
+        walk(root, 0)
+    for code in tree.scopes:  # orphans: unknown parent or a cycle
+        walk(code, 0)
+    for k in bp.knowledge_points:  # knowledge points of unknown scopes
+        if k.code not in placed:
+            placed.add(k.code)
+            rows.append(
+                CoverageRow(
+                    "knowledge_point",
+                    k.code,
+                    k.name,
+                    0,
+                    dict(by_point[k.code]),
+                    k.importance,
+                    k.weight,
+                )
+            )
+
+    cells = []
+    for c in bp.cells:
+        under = tree.points_under(c.scope) if c.scope in tree.scopes else []
+        scope = tree.scopes.get(c.scope)
+        cells.append(
+            CellCoverage(
+                scope=c.scope,
+                scope_name=scope.name if scope else "",
+                item_type=c.item_type,
+                required=c.count,
+                available=sum(by_point[k][c.item_type] for k in under),
+            )
+        )
+    return Coverage(
+        blueprint=bp.name,
+        item_types=types,
+        rows=rows,
+        by_point=by_point,
+        cells=cells,
+        unmapped=unmapped,
+        unmapped_points=unmapped_points,
+        inactive=len(all_items) - len(active),
+    )
+
+
+# --- feasibility ---------------------------------------------------------------------------------
+
+
+def _shortfall_line(cell: CellCoverage, forms_disjoint: int) -> str:
+    need = cell.required * forms_disjoint
+    if forms_disjoint == 1:
+        wanted = f"需要 {need} 题"
+    else:
+        wanted = f"{forms_disjoint} 套互不重复的试卷需要 {need} 题（每套 {cell.required} 题）"
+    return f"{cell.label}: {wanted}，题库中仅有 {cell.available} 道可用试题"
+
+
+def check_feasibility(bp: Blueprint, items, *, forms_disjoint: int = 1) -> None:
+    """Raise ``BlueprintError`` unless the active items can fill ``forms_disjoint`` forms that
+    share no item. ``shortfalls`` has one line per short cell. A malformed blueprint raises
+    :class:`InvalidBlueprint` first.
+    """
+    if forms_disjoint < 1:
+        raise ValueError("forms_disjoint must be at least 1")
+    validate_blueprint(bp)
+    report = coverage(bp, items)
+    short = [
+        _shortfall_line(c, forms_disjoint)
+        for c in report.cells
+        if c.available < c.required * forms_disjoint
+    ]
+    if short:
+        what = "组卷" if forms_disjoint == 1 else f"组 {forms_disjoint} 套互不重复的试卷"
+        raise BlueprintError(
+            f"题库不能按鉴定要素细目表 {bp.name} {what}：{len(short)} 个组卷单元试题不足",
+            shortfalls=short,
         )

@@ -1,0 +1,1 @@
+"""Demo content and the ``station demo`` seeding command."""
