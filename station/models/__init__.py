@@ -11,9 +11,35 @@ from station.models.banks import (
     TrustedIssuer,
 )
 from station.models.keys import StationKey
+from station.models.scheduling import (
+    Assignment,
+    AssignmentRole,
+    Candidate,
+    CandidateStatus,
+    ExaminerQualification,
+    ExamSession,
+    Programme,
+    Recusal,
+    Room,
+    RoomKind,
+    SessionRoom,
+    SessionState,
+)
 from station.models.users import Role, StaffUser
 
 __all__ = [
+    "Assignment",
+    "AssignmentRole",
+    "Candidate",
+    "CandidateStatus",
+    "ExaminerQualification",
+    "ExamSession",
+    "Programme",
+    "Recusal",
+    "Room",
+    "RoomKind",
+    "SessionRoom",
+    "SessionState",
     "AuditEntry",
     "AuditHead",
     "Bank",

@@ -1,0 +1,116 @@
+"""Session rosters: import (all or nothing), seats, admission numbers."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from station.models.scheduling import Candidate, ExamSession, Room
+from station.roster_file import RosterError, parse_roster
+from station.services import audit, sessions
+from station.services.errors import DomainError, NotFound
+
+
+def import_roster(db: Session, *, actor: str, session_code: str, filename: str,
+                  data: bytes) -> list[Candidate]:  # fmt: skip
+    """Add every candidate in the file to the session, or none of them."""
+    session = sessions.get_session(db, session_code)
+    if session.state not in sessions.EDITABLE:
+        raise DomainError(f"场次 {session.code} 已“{sessions.STATE_LABELS[session.state]}”，不能再导入考生")
+    try:
+        roster = parse_roster(filename, data)
+    except RosterError as exc:
+        raise DomainError(f"{filename} 无法导入", [str(p) for p in exc.problems]) from None
+    existing = db.exec(select(Candidate).where(Candidate.session_id == session.id)).all()
+    known = {(c.id_type, c.id_number): c for c in existing}
+    problems = []
+    for row in roster.rows:
+        other = known.get((row.id_type, row.id_number))
+        if other is not None:
+            problems.append(f"{filename} 第{row.line}行 证件号码: 与本场次已有考生 {other.name}"
+                            f"（准考证号 {other.admission_number}）重复")  # fmt: skip
+    wanted_numbers = [r.admission_number for r in roster.rows if getattr(r, "admission_number", None)]
+    if wanted_numbers:
+        taken = set(db.exec(select(Candidate.admission_number)
+                            .where(Candidate.admission_number.in_(wanted_numbers))).all())  # fmt: skip
+        for row in roster.rows:
+            if getattr(row, "admission_number", None) in taken:
+                problems.append(f"{filename} 第{row.line}行 准考证号: {row.admission_number} 已被使用")
+    seats = free_seats(db, session)
+    if len(roster.rows) > len(seats):
+        problems.append(f"场次 {session.code} 理论考场共 {sessions.capacity(db, session)} 个座位，"
+                        f"已有 {len(existing)} 名考生，放不下本次的 {len(roster.rows)} 名")  # fmt: skip
+    if problems:
+        raise DomainError(f"{filename} 无法导入", problems)
+    added = []
+    next_number = _next_serial(db, session)
+    for row, (room, seat) in zip(roster.rows, seats, strict=False):
+        number = getattr(row, "admission_number", None) or f"{session.code}{next_number:04d}"
+        if not getattr(row, "admission_number", None):
+            next_number += 1
+        candidate = Candidate(session_id=session.id, admission_number=number, name=row.name,
+                              gender=row.gender, id_type=row.id_type, id_number=row.id_number,
+                              birth_date=row.birth_date, organisation=row.organisation or "",
+                              phone=row.phone or "", photo=row.photo, room_id=room.id, seat=seat)  # fmt: skip
+        db.add(candidate)
+        added.append(candidate)
+    db.flush()
+    audit.record(db, actor=actor, action="roster.import", subject=f"session:{session.code}",
+                 data={"file": filename, "candidates": len(added)})  # fmt: skip
+    return added
+
+
+def free_seats(db: Session, session: ExamSession) -> list[tuple[Room, int]]:
+    """Unoccupied theory seats in room order, then seat order."""
+    taken = set(db.exec(select(Candidate.room_id, Candidate.seat)
+                        .where(Candidate.session_id == session.id)).all())  # fmt: skip
+    return [(room, seat) for room in sessions.theory_rooms(db, session)
+            for seat in range(1, room.seats + 1) if (room.id, seat) not in taken]  # fmt: skip
+
+
+def _next_serial(db: Session, session: ExamSession) -> int:
+    count = db.exec(
+        select(func.count()).select_from(Candidate).where(Candidate.session_id == session.id)
+    ).one()
+    number = count + 1
+    while db.exec(select(Candidate).where(
+            Candidate.admission_number == f"{session.code}{number:04d}")).first():  # fmt: skip
+        number += 1
+    return number
+
+
+def move_seat(db: Session, *, actor: str, admission_number: str, room: str, seat: int) -> Candidate:
+    candidate = get_candidate(db, admission_number)
+    session = db.get(ExamSession, candidate.session_id)
+    if session.state not in sessions.EDITABLE:
+        raise DomainError(f"场次 {session.code} 已“{sessions.STATE_LABELS[session.state]}”，不能再调整座位")
+    rooms = {r.code: r for r in sessions.theory_rooms(db, session)}
+    if room not in rooms:
+        raise DomainError(f"考场 {room} 不属于场次 {session.code}（可选：{'、'.join(rooms)}）")
+    target = rooms[room]
+    if not 1 <= seat <= target.seats:
+        raise DomainError(f"考场 {room} 的座位号为 1–{target.seats}，而不是 {seat}")
+    occupant = db.exec(select(Candidate).where(Candidate.session_id == session.id,
+                                               Candidate.room_id == target.id,
+                                               Candidate.seat == seat)).first()  # fmt: skip
+    if occupant is not None and occupant.id != candidate.id:
+        raise DomainError(f"考场 {room} 第 {seat} 座已安排给 {occupant.name}（{occupant.admission_number}）")
+    before = (candidate.room_id, candidate.seat)
+    candidate.room_id, candidate.seat = target.id, seat
+    db.add(candidate)
+    db.flush()
+    audit.record(db, actor=actor, action="candidate.seat", subject=f"candidate:{admission_number}",
+                 data={"from": list(before), "to": [room, seat]})  # fmt: skip
+    return candidate
+
+
+def get_candidate(db: Session, admission_number: str) -> Candidate:
+    candidate = db.exec(select(Candidate).where(Candidate.admission_number == admission_number)).first()
+    if candidate is None:
+        raise NotFound(f"准考证号 '{admission_number}' 不存在")
+    return candidate
+
+
+def candidates(db: Session, session: ExamSession) -> list[Candidate]:
+    return list(db.exec(select(Candidate).where(Candidate.session_id == session.id)
+                        .order_by(Candidate.room_id, Candidate.seat)))  # fmt: skip
