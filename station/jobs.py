@@ -1,4 +1,5 @@
-"""Background jobs in the station process (APScheduler): the nightly database backup.
+"""Background jobs in the station process (APScheduler): the nightly database backup, and the
+session clock that opens check-in and starts exams on time.
 
 Each job is an entry point and owns its transaction.
 """
@@ -13,7 +14,9 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from station import db
-from station.services import audit, backup
+from station.models.common import utcnow
+from station.services import audit, backup, sessions
+from station.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,24 @@ def nightly_backup(app: Flask) -> Path:
         return path
 
 
+def session_clock(app: Flask, now=None) -> list[str]:
+    """Move every session whose time has come; each move is its own transaction."""
+    moved = []
+    with app.app_context():
+        with db.transaction() as session:
+            due = sessions.due_transitions(session, now or utcnow())
+        for code, state in due:
+            try:
+                with db.transaction() as session:
+                    sessions.transition(session, actor="system", session_code=code, to=state,
+                                        reason="scheduled time reached", now=now)  # fmt: skip
+                moved.append(f"{code}:{state.value}")
+            except DomainError as exc:
+                # Not ready (e.g. staff missing): leave it for the console to show and fix.
+                log.warning("session %s not moved to %s: %s", code, state.value, exc)
+    return moved
+
+
 def start_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=app.config["BABEL_DEFAULT_TIMEZONE"])
     scheduler.add_job(
@@ -42,5 +63,7 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
         coalesce=True,  # after a night switched off, one backup, not a backlog
         misfire_grace_time=6 * 3600,
     )
+    scheduler.add_job(session_clock, "interval", seconds=30, args=[app], id="session-clock",
+                      replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
     scheduler.start()
     return scheduler

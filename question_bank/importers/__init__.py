@@ -156,6 +156,14 @@ def describe(title: str | None, stem_html: str = "", stem_text: str = "", limit:
     return f"“{text[:limit]}…”" if len(text) > limit else f"“{text}”"
 
 
+def join_html(parts: list[str]) -> str:
+    """Sanitised HTML fragments joined into one explanation (empty ones left out)."""
+    parts = [p for p in parts if p]
+    if len(parts) > 1 and not parts[0].startswith("<"):
+        parts[0] = f"<p>{parts[0]}</p>"
+    return "".join(parts)
+
+
 def category_tag(path: str) -> str:
     """A Moodle category path as a tag: ``$course$/top/电工/安全`` -> ``电工/安全``."""
     path = re.sub(r"^\$\w+\$/", "", path.strip())

@@ -21,6 +21,7 @@ from question_bank.importers import (
     decode_text,
     describe,
     fallback_uid,
+    join_html,
 )
 from question_bank.items import OPTION_KEYS, BankContent, Item, ItemType, Option
 from question_bank.richtext import html_to_text, to_html
@@ -182,16 +183,16 @@ def _find(s: str, targets: str, start: int = 0, end: int | None = None) -> int:
 
 
 def _split(s: str, targets: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Spans of ``s[start:end]`` cut at each unescaped character of ``targets`` (each span
-    begins with its cutting character, except the first)."""
+    """Spans of ``s[start:end]`` cut before each unescaped character of ``targets``: the first
+    span is what comes before the first cut (maybe empty), each later one begins with its cut."""
     spans, begin = [], start
-    while True:
-        cut = _find(s, targets, begin + (begin != start), end)
-        if cut < 0:
-            spans.append((begin, end))
-            return spans
+    cut = _find(s, targets, start, end)
+    while cut >= 0:
         spans.append((begin, cut))
         begin = cut
+        cut = _find(s, targets, cut + 1, end)
+    spans.append((begin, end))
+    return spans
 
 
 def _unescape(raw: str) -> str:
@@ -206,13 +207,17 @@ def _unescape(raw: str) -> str:
     return "".join(out)
 
 
+def _plain(text: str) -> str:
+    return re.sub(r"\s\s+", " ", re.sub(r"[\n\r]", " ", text.strip()))
+
+
 def _rich(raw: str, default: str) -> GiftText:
     match = _FORMAT.match(raw)
     fmt = match.group(1) if match else default
     text = _unescape(raw[match.end() :] if match else raw)
     if fmt in ("html", "markdown"):
-        return GiftText(fmt, text.replace("\r\n", "\n").strip())
-    return GiftText(fmt, re.sub(r"\s\s+", " ", re.sub(r"[\n\r]", " ", text.strip())))
+        return GiftText(fmt, text.strip())
+    return GiftText(fmt, _plain(text))
 
 
 def _parse_question(q: GiftQuestion, s: str) -> None:
@@ -296,7 +301,7 @@ def _parse_answers(q: GiftQuestion, s: str, start: int, end: int, fmt: str) -> N
 
 def _choices(q: GiftQuestion, s: str, start: int, end: int, fmt: str) -> None:
     parts = []
-    for a, b in _split(s, "=~", start, end):
+    for a, b in _split(s, "=~", start, end)[1:]:
         pieces = _split(s, "#", a + 1, b)
         if len(pieces) > 2:
             raise _SyntaxProblem(pieces[2][0], "一个选项只能有一条反馈（多余的 '#' 应写作 \\#）")
@@ -311,7 +316,7 @@ def _choices(q: GiftQuestion, s: str, start: int, end: int, fmt: str) -> None:
         for _, _, _, raw, _ in parts:
             left, right = raw.split("->", 1)
             sub = _rich(left, fmt) if left.strip() else GiftText(fmt, "")
-            q.match_pairs.append((sub, _rich(right, "plain").text))
+            q.match_pairs.append((sub, _plain(_unescape(right))))
         return
     q.choices = []
     for a, marker, weight, raw, feedback in parts:
@@ -344,7 +349,7 @@ def _numerical(s: str, start: int, end: int, fmt: str) -> list[GiftChoice] | dic
     if first < 0 or s[start:first].strip():
         return _numeric(s[start:end], start)
     out = []
-    for a, b in _split(s, "=~", first, end):
+    for a, b in _split(s, "=~", first, end)[1:]:
         pieces = _split(s, "#", a + 1, b)
         raw = s[pieces[0][0] : pieces[0][1]]
         weight = _WEIGHT.match(raw)
@@ -400,14 +405,14 @@ def to_item(q: GiftQuestion) -> Item:
     if not html_to_text(stem) and "<img" not in stem:
         raise ValueError(f"试题 {name} 的题干为空")
     explanation = [_html(q.global_feedback)]
-    common = dict(uid=q.id or q.title or fallback_uid("gift", q.source), stem=stem, title=q.title,
-                  tags=tuple(dict.fromkeys([t for t in [category_tag(q.category or "")] if t]
-                                           + (q.tags or []))))  # fmt: skip
+    tags = [category_tag(q.category)] if q.category and category_tag(q.category) else []
+    uid = q.id or q.title or fallback_uid("gift", q.source)
+    common = dict(uid=uid, stem=stem, title=q.title, tags=tuple(dict.fromkeys(tags + (q.tags or []))))
     if q.type == "TF":
         for label, fb in (("答“对”时", q.true_feedback), ("答“错”时", q.false_feedback)):
             explanation.append(f"<p>{label}：{_html(fb)}</p>" if fb else "")
         answer = ("T",) if q.is_true else ("F",)
-        return Item(type=ItemType.TRUE_FALSE, answer=answer, explanation=_join(explanation), **common)
+        return Item(type=ItemType.TRUE_FALSE, answer=answer, explanation=join_html(explanation), **common)
     choices = q.choices or []
     if len(choices) > len(OPTION_KEYS):
         raise ValueError(f"试题 {name} 有 {len(choices)} 个选项，最多 {len(OPTION_KEYS)} 个")
@@ -422,7 +427,7 @@ def to_item(q: GiftQuestion) -> Item:
             explanation.append(f"<p>{key}：{_html(c.feedback)}</p>")
     item_type, answer = _answer(name, choices)
     return Item(type=item_type, answer=answer, options=tuple(options),
-                explanation=_join(explanation), **common)  # fmt: skip
+                explanation=join_html(explanation), **common)  # fmt: skip
 
 
 def _answer(name: str, choices: list[GiftChoice]) -> tuple[ItemType, tuple[str, ...]]:
@@ -442,10 +447,3 @@ def _answer(name: str, choices: list[GiftChoice]) -> tuple[ItemType, tuple[str, 
     if positive:
         raise ValueError(f"试题 {name} 只有一个得分选项且不是满分（100%），不能作为单选或多选题")
     raise ValueError(f"试题 {name} 没有正确选项（用 = 标记正确选项，或用 %50% 这样的正权重）")
-
-
-def _join(parts: list[str]) -> str:
-    parts = [p for p in parts if p]
-    if len(parts) > 1 and not parts[0].startswith("<"):
-        parts[0] = f"<p>{parts[0]}</p>"
-    return "".join(parts)

@@ -4,7 +4,16 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
-from station.views.console import account, audit_log, banks, home, staff  # noqa: E402
+from station.views.console import (  # noqa: E402
+    account,
+    audit_log,
+    banks,
+    checkin_desk,
+    home,
+    sessions,
+    site_setup,
+    staff,
+)
 
 ROUTES = [
     ("/login", account.login, ["GET", "POST"]),
@@ -21,6 +30,24 @@ ROUTES = [
     ("/banks/<code>/assemble", banks.assemble_view, ["GET"]),
     ("/banks/<code>/export.xlsx", banks.export_xlsx_view, ["GET"]),
     ("/banks/<code>/<version>/media/<path:name>", banks.media, ["GET"]),
+    ("/site", site_setup.site_view, ["GET", "POST"]),
+    ("/sessions", sessions.session_list, ["GET"]),
+    ("/sessions/new", sessions.session_new, ["GET", "POST"]),
+    ("/sessions/roster-template.xlsx", sessions.roster_template, ["GET"]),
+    ("/sessions/<code>", sessions.session_detail, ["GET"]),
+    ("/sessions/<code>/assign", sessions.session_assign, ["POST"]),
+    ("/sessions/<code>/unassign/<int:assignment_id>", sessions.session_unassign, ["POST"]),
+    ("/sessions/<code>/transition", sessions.session_transition, ["POST"]),
+    ("/sessions/<code>/roster", sessions.roster_upload, ["POST"]),
+    ("/sessions/<code>/candidates/<admission_number>/seat", sessions.candidate_seat, ["POST"]),
+    ("/sessions/<code>/tickets.pdf", sessions.session_tickets, ["GET"]),
+    ("/sessions/<code>/checkin", checkin_desk.desk, ["GET"]),
+    ("/sessions/<code>/checkin/scan", checkin_desk.scan, ["POST"]),
+    ("/sessions/<code>/checkin/confirm", checkin_desk.confirm, ["POST"]),
+    ("/sessions/<code>/checkin/find", checkin_desk.find, ["GET"]),
+    ("/sessions/<code>/checkin/counts", checkin_desk.counts, ["GET"]),
+    ("/sessions/<code>/checkin/absentees", checkin_desk.absentees, ["POST"]),
+    ("/candidates/<admission_number>/photo", sessions.candidate_photo, ["GET"]),
     ("/staff", staff.staff_list, ["GET", "POST"]),
     ("/audit", audit_log.audit_view, ["GET"]),
 ]
