@@ -96,7 +96,9 @@ class Reader:
 
     def raw(self, n: int) -> bytes:
         if n > self.remaining:
-            raise CodecError(f"truncated: needed {n} byte(s) at offset {self.pos}, {self.remaining} left")
+            raise CodecError(
+                f"truncated: needed {n} byte(s) at offset {self.pos}, {self.remaining} left"
+            )
         out = bytes(self._data[self.pos : self.pos + n])
         self.pos += n
         return out

@@ -202,9 +202,7 @@ def _check_birth(number: str, today: date | None) -> date:
     try:
         born = date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
     except ValueError:
-        raise IdNumberError(
-            f"第 7–14 位的出生日期 {raw} 不存在 (impossible birth date)"
-        ) from None
+        raise IdNumberError(f"第 7–14 位的出生日期 {raw} 不存在 (impossible birth date)") from None
     if born < _EARLIEST_BIRTH:
         raise IdNumberError(f"出生日期 {raw} 早于 1900 年 (birth date before 1900)")
     if born > _today(today):
@@ -304,9 +302,7 @@ def _foreign_permanent(n: str, today: date | None) -> IdDocument:
             f"18 位的外国人永久居留身份证号码应以 9 开头，实际为 {n[0]} (must start with 9)"
         )
     if n[1:3] not in PROVINCE_CODES:
-        raise IdNumberError(
-            f"第 2–3 位 {n[1:3]} 不是有效的受理地省级代码 (unknown province code)"
-        )
+        raise IdNumberError(f"第 2–3 位 {n[1:3]} 不是有效的受理地省级代码 (unknown province code)")
     born = _check_birth(n, today)
     _check_check_char(n)
     return IdDocument(IdType.foreign_permanent_resident, n, born, _gender(n))

@@ -27,7 +27,9 @@ def _make(text: str, error: str, border: int) -> qrcode.QRCode:
     try:
         level = ERROR_LEVELS[error.upper()]
     except (KeyError, AttributeError):
-        raise ValueError(f"unknown QR error correction level {error!r} (use L, M, Q or H)") from None
+        raise ValueError(
+            f"unknown QR error correction level {error!r} (use L, M, Q or H)"
+        ) from None
     if border < 0:
         raise ValueError("the QR border cannot be negative")
     qr = qrcode.QRCode(version=None, error_correction=level, border=border)

@@ -113,12 +113,16 @@ def render_tickets(
     try:
         pdf = document.write_pdf()
     except _RemoteResourceRefused as exc:
-        raise TicketRenderError(f"准考证模板引用了外部资源，已拒绝：{exc} (remote resource)") from None
+        raise TicketRenderError(
+            f"准考证模板引用了外部资源，已拒绝：{exc} (remote resource)"
+        ) from None
     assert pdf is not None
     return pdf
 
 
-def render_ticket(ticket: TicketView, *, title: str = DEFAULT_TITLE, rules: list[str] | None = None) -> bytes:
+def render_ticket(
+    ticket: TicketView, *, title: str = DEFAULT_TITLE, rules: list[str] | None = None
+) -> bytes:
     """A single candidate's ticket (same template, one page)."""
     return render_tickets([ticket], title=title, rules=rules)
 
@@ -129,7 +133,9 @@ def render_ticket(ticket: TicketView, *, title: str = DEFAULT_TITLE, rules: list
 def _page(ticket: TicketView) -> dict[str, object]:
     who = f"准考证 {ticket.admission_number}（{ticket.candidate_name}）"
     if not is_masked_id(ticket.masked_id):
-        raise TicketRenderError(f"{who}：证件号码必须是掩码形式，准考证上不得出现完整号码 (masked_id)")
+        raise TicketRenderError(
+            f"{who}：证件号码必须是掩码形式，准考证上不得出现完整号码 (masked_id)"
+        )
     if not ticket.qr_token:
         raise TicketRenderError(f"{who}：缺少二维码令牌 (qr_token)")
     try:
@@ -181,7 +187,7 @@ try:  # WeasyPrint >= 68: fetchers are URLFetcher objects
     class _DataOnlyFetcher(URLFetcher):
         """Serves ``data:`` URLs and stops the rendering on anything else."""
 
-        def fetch(self, url, headers=None):  # noqa: ANN001, ANN201 - WeasyPrint's signature
+        def fetch(self, url, headers=None):
             if not url.lower().startswith("data:"):
                 raise _RemoteResourceRefused(url)
             return super().fetch(url, headers)

@@ -50,7 +50,6 @@ __all__ = [
     "UnknownTicketKeyError",
     "UnknownTicketVersionError",
     "is_masked_id",
-    "mask_id_number",
     "sign_ticket",
     "verify_ticket",
 ]
@@ -70,7 +69,7 @@ MAX_MASKED_ID = 32
 MAX_REVEALED_ID_CHARS = 7  # 110***********123X shows 3 + 4
 
 _OTHER_PREFIX = re.compile(r"SKT(\d+):")
-_KID = re.compile(r"[!-~]{1,%d}" % MAX_KID)  # printable ASCII, no spaces
+_KID = re.compile(rf"[!-~]{{1,{MAX_KID}}}")  # printable ASCII, no spaces
 
 
 # --------------------------------------------------------------------------- errors
@@ -115,32 +114,23 @@ class InvalidTicketClaimsError(TicketError):
 # --------------------------------------------------------------------------- claims
 
 
-def mask_id_number(id_number: str) -> str:
-    """Mask an ID number for tickets and public pages: ``110105199001011234`` → ``110***********1234``.
-
-    An 18-character resident ID keeps its first 3 and last 4 characters; shorter numbers
-    (passports, other ID types) keep at most a quarter of their length at each end.
-    """
-    value = "".join(id_number.split()).upper()
-    if not value:
-        raise InvalidTicketClaimsError("证件号码为空，无法生成掩码 (empty ID number)")
-    head = min(3, len(value) // 4)
-    tail = min(4, len(value) // 4)
-    return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail :]
-
-
 def is_masked_id(value: str) -> bool:
-    """True when ``value`` looks masked: some ``*``, at most 7 characters shown, more hidden than shown."""
+    """True when ``value`` is a masked ID number: at least one ``*`` and at most 7 characters shown.
+
+    ``certs.identity.mask_id`` makes such strings (``110***********123X``); a full number has
+    no ``*`` and is refused, and so is a "mask" that still shows most of the number.
+    """
     stars = value.count("*")
-    shown = len(value) - stars
-    return stars > 0 and shown <= MAX_REVEALED_ID_CHARS and stars >= shown
+    return stars > 0 and len(value) - stars <= MAX_REVEALED_ID_CHARS
 
 
 def _check_text(label: str, value: object, limit: int) -> None:
     if not isinstance(value, str):
         raise InvalidTicketClaimsError(f"{label}必须是文本 ({label}: expected str)")
     if not value or value != value.strip():
-        raise InvalidTicketClaimsError(f"{label}不能为空，首尾不能有空格 ({label}: empty or padded)")
+        raise InvalidTicketClaimsError(
+            f"{label}不能为空，首尾不能有空格 ({label}: empty or padded)"
+        )
     if len(value) > limit:
         raise InvalidTicketClaimsError(
             f"{label}“{value}”共 {len(value)} 个字符，超过上限 {limit} ({label}: too long)"
@@ -219,9 +209,7 @@ def verify_ticket(token: str, *, keys: Mapping[str, Ed25519PublicKey]) -> Ticket
             raise UnknownTicketVersionError(
                 f"准考证二维码格式 SKT{other[1]} 不受支持，请升级站点软件 (unknown format version)"
             )
-        raise NotATicketError(
-            f"不是准考证二维码：内容应以 {PREFIX} 开头 (not an admission ticket)"
-        )
+        raise NotATicketError(f"不是准考证二维码：内容应以 {PREFIX} 开头 (not an admission ticket)")
 
     try:
         payload = b32decode(text[len(PREFIX) :])
@@ -275,6 +263,4 @@ def verify_ticket(token: str, *, keys: Mapping[str, Ed25519PublicKey]) -> Ticket
 
 
 def _malformed(detail: str, *, kid: str | None = None) -> MalformedTicketError:
-    return MalformedTicketError(
-        f"准考证二维码已损坏或不完整：{detail} (malformed ticket)", kid=kid
-    )
+    return MalformedTicketError(f"准考证二维码已损坏或不完整：{detail} (malformed ticket)", kid=kid)

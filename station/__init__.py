@@ -15,7 +15,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
         app.config.from_mapping(test_config)
-    app.config.setdefault("SECRET_KEY", "dev-only-not-secret")
+    if not app.config.get("SECRET_KEY"):
+        # Only before `station init` has written the instance's own secret.
+        app.config["SECRET_KEY"] = "uninitialised-instance-not-secret"
     app.config.setdefault(
         "DATABASE_PATH", str(station_config.database_path(instance))
     )

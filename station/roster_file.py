@@ -14,14 +14,18 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import PurePosixPath
+
+import openpyxl
+from openpyxl.utils import get_column_letter
 
 from certs.identity import (
     ID_TYPE_LABELS,
@@ -86,7 +90,9 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "姓名", True, ("name", "考生姓名"), "考生姓名，与证件上的一致，最多 50 个字", "李丽"),
+    Column(
+        "name", "姓名", True, ("name", "考生姓名"), "考生姓名，与证件上的一致，最多 50 个字", "李丽"
+    ),
     Column(
         "gender",
         "性别",
@@ -100,8 +106,7 @@ COLUMNS: tuple[Column, ...] = (
         "证件类型",
         False,
         ("id_type", "证件种类"),
-        "留空即为居民身份证；可填："
-        + "、".join(ID_TYPE_LABELS.values()),
+        "留空即为居民身份证；可填：" + "、".join(ID_TYPE_LABELS.values()),
         "居民身份证",
     ),
     Column(
@@ -204,7 +209,12 @@ def parse_roster(filename: str, data: bytes) -> RosterFile:
         text, encoding = _decode_csv(display, roster_data)
         records = _csv_records(display, text)
 
-    rows = _Parser(display, photos).parse(records)
+    try:
+        rows = _Parser(display, photos).parse(records)
+    finally:
+        records.close()
+        if photos is not None:
+            photos.archive.close()
     return RosterFile(name, source_format, rows, encoding, roster_name)
 
 
@@ -216,7 +226,9 @@ def _fail(file: str, message: str) -> RosterError:
     return RosterError([Problem(file, message)])
 
 
-_NOT_A_ROSTER = "不是花名册文件：应为 Excel（.xlsx）、CSV 或含花名册和照片的 ZIP 压缩包 (not a spreadsheet)"
+_NOT_A_ROSTER = (
+    "不是花名册文件：应为 Excel（.xlsx）、CSV 或含花名册和照片的 ZIP 压缩包 (not a spreadsheet)"
+)
 
 
 def _sniff(name: str, data: bytes) -> str:
@@ -232,7 +244,10 @@ def _sniff(name: str, data: bytes) -> str:
         if "[Content_Types].xml" in names:
             if any(n.startswith("xl/") for n in names):
                 return "xlsx"
-            raise _fail(name, "这是 Word、PowerPoint 等 Office 文档，不是 Excel 表格 " + "(not a spreadsheet)")
+            raise _fail(
+                name,
+                "这是 Word、PowerPoint 等 Office 文档，不是 Excel 表格 (not a spreadsheet)",
+            )
         return "zip"
     if data.startswith(_OLE_MAGIC):
         raise _fail(
@@ -251,9 +266,7 @@ def _sniff(name: str, data: bytes) -> str:
 Record = tuple[int, list[object]]  # (spreadsheet row number, raw cell values)
 
 
-def _xlsx_records(display: str, data: bytes) -> Iterator[Record]:
-    import openpyxl  # noqa: PLC0415 - only needed for XLSX
-
+def _xlsx_records(display: str, data: bytes) -> Generator[Record, None, None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -278,7 +291,12 @@ def _xlsx_records(display: str, data: bytes) -> Iterator[Record]:
 
 def _decode_csv(display: str, data: bytes) -> tuple[str, str]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text, encoding = data.decode("utf-16", errors="strict"), "utf-16"
+        try:
+            text, encoding = data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise _fail(display, _NOT_A_ROSTER) from None
+    elif any(b < 0x20 and b not in (9, 10, 13) or b == 0x7F for b in data[:8192]):
+        raise _fail(display, _NOT_A_ROSTER)  # binary: no text file has control bytes
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -295,7 +313,7 @@ def _decode_csv(display: str, data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-def _csv_records(display: str, text: str) -> Iterator[Record]:
+def _csv_records(display: str, text: str) -> Generator[Record, None, None]:
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     delimiter = max(",\t;", key=first.count) if first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -325,11 +343,13 @@ def _cell_text(value: object) -> tuple[str, str | None]:
     if isinstance(value, float):
         if value.is_integer():
             if abs(value) >= 1e15:
-                return f"{value:.15g}", _PRECISION_LOST
+                return f"{value:.15G}", _PRECISION_LOST
             return str(int(value)), None
         return str(value), None
     if isinstance(value, datetime):
-        return (value.date().isoformat() if value.time() == datetime.min.time() else str(value)), None
+        return (
+            value.date().isoformat() if value.time() == datetime.min.time() else str(value)
+        ), None
     if isinstance(value, date):
         return value.isoformat(), None
     return str(value).translate(_INVISIBLE).strip(), None
@@ -351,8 +371,6 @@ for _col in COLUMNS:
 
 
 def _letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter  # noqa: PLC0415
-
     return get_column_letter(index + 1)
 
 
@@ -403,8 +421,8 @@ class _PhotoBundle:
             return None, f"照片“{path}”应为 JPG 或 PNG 文件 (photo must be JPG or PNG)"
         if info.file_size > MAX_PHOTO_BYTES:
             return None, (
-                f"照片“{path}”大小为 {info.file_size / 1024 / 1024:.1f} MB，超过 2 MB 的上限 "
-                "(photo larger than 2 MB)"
+                f"照片“{path}”大小为 {_human(info.file_size)}，超过 {_human(MAX_PHOTO_BYTES)} 的上限 "
+                f"(photo larger than {_human(MAX_PHOTO_BYTES)})"
             )
         try:
             with self.archive.open(info) as fh:
@@ -412,7 +430,10 @@ class _PhotoBundle:
         except (zipfile.BadZipFile, OSError, RuntimeError, ValueError):
             return None, f"照片“{path}”在压缩包中已损坏，无法读取 (damaged in the zip)"
         if len(blob) > MAX_PHOTO_BYTES:
-            return None, f"照片“{path}”超过 2 MB 的上限 (photo larger than 2 MB)"
+            return None, (
+                f"照片“{path}”超过 {_human(MAX_PHOTO_BYTES)} 的上限 "
+                f"(photo larger than {_human(MAX_PHOTO_BYTES)})"
+            )
         if not (blob.startswith(_JPEG_MAGIC) or blob.startswith(_PNG_MAGIC)):
             return None, (
                 f"照片“{path}”不是 JPG 或 PNG 图片（文件内容不符，可能只是改了扩展名）"
@@ -424,9 +445,14 @@ class _PhotoBundle:
         return blob, None
 
 
+def _human(size: int) -> str:
+    value, unit = (size / 1024 / 1024, "MB") if size >= 1024 * 1024 else (size / 1024, "KB")
+    return f"{value:.1f}".removesuffix(".0") + " " + unit
+
+
 def _pillow_problem(blob: bytes) -> str | None:
     try:
-        from PIL import Image  # noqa: PLC0415 - optional: used when installed
+        from PIL import Image  # optional: used when installed
     except ImportError:
         return None
     try:
@@ -484,9 +510,7 @@ def _open_bundle(name: str, data: bytes) -> tuple[str, bytes, _PhotoBundle]:
         members[path] = info
     rosters = [p for p in members if PurePosixPath(p).suffix.lower() in _ROSTER_EXTENSIONS]
     if not rosters:
-        raise _fail(
-            name, "压缩包中没有花名册文件（.xlsx 或 .csv）(no roster file in the zip)"
-        )
+        raise _fail(name, "压缩包中没有花名册文件（.xlsx 或 .csv）(no roster file in the zip)")
     if len(rosters) > 1:
         raise _fail(
             name,
@@ -520,98 +544,94 @@ class _Parser:
     def __init__(self, file: str, photos: _PhotoBundle | None):
         self.file = file
         self.photos = photos
-        self._problems: list[tuple[int, int, int, Problem]] = []
+        self._problems: list[tuple[int, int, int, Problem]] = []  # (line, column, seq, problem)
         self._columns: dict[str, int] = {}  # column key -> index
         self._headers: dict[int, str] = {}  # index -> header text as written
+        self._seen: dict[str, dict[object, list[int]]] = {
+            "id_number": {},
+            "seat": {},
+            "admission_number": {},
+            "photo": {},
+        }
 
-    def problem(self, message: str, line: int | None = None, key: str | None = None, *, col=None):
-        index = self._columns.get(key, 0) if col is None else col
-        header = self._headers.get(index) if key or col is not None else None
-        if key and header is None:
-            header = _BY_KEY[key].header
-        self._problems.append(
-            (line or 0, index, len(self._problems), Problem(self.file, message, line, header))
-        )
+    def _add(self, message: str, line: int | None, index: int, field_name: str | None) -> None:
+        problem = Problem(self.file, message, line, field_name)
+        self._problems.append((line or 0, index, len(self._problems), problem))
+
+    def problem(self, message: str, line: int | None, key: str) -> None:
+        """A problem with the value of column ``key`` in row ``line``."""
+        index = self._columns.get(key, len(COLUMNS) + 999)
+        self._add(message, line, index, self._headers.get(index) or _BY_KEY[key].header)
 
     # -- header
 
-    def _find_header(self, records: Iterator[Record]) -> Record | None:
+    def _find_header(self, records: Iterator[Record]) -> tuple[Record | None, list[Record]]:
+        """The header row and the rows read past it while looking (to be parsed as data)."""
         seen: list[Record] = []
         for line, values in records:
             texts = [_cell_text(v)[0] for v in values]
             if not any(texts):
                 continue
             if any(_header_key(t) in _HEADER_LOOKUP for t in texts if t):
-                return line, texts
-            seen.append((line, texts))
+                return (line, texts), []
+            seen.append((line, values))
             if len(seen) >= MAX_HEADER_SEARCH:
                 break
-        return seen[0] if seen else None
+        if not seen:
+            return None, []
+        line, values = seen[0]
+        return (line, [_cell_text(v)[0] for v in values]), seen[1:]
 
-    def _read_header(self, line: int, texts: list[object]) -> None:
-        seen_at: dict[str, int] = {}
+    def _read_header(self, line: int, texts: list[str]) -> None:
+        columns: dict[str, int] = {}
         known = "、".join(c.header for c in COLUMNS)
+        english = ", ".join(c.key for c in COLUMNS)
         for index, text in enumerate(texts):
-            text = str(text)
             if not text:
                 continue
             self._headers[index] = text
             column = _HEADER_LOOKUP.get(_header_key(text))
             if column is None:
-                self.problem(
-                    f"无法识别的列名；可用的列名：{known}（或英文 "
-                    + ", ".join(c.key for c in COLUMNS)
-                    + "）(unknown column)",
+                self._add(
+                    f"无法识别的列名；可用的列名：{known}（或英文 {english}）(unknown column)",
                     line,
-                    col=index,
+                    index,
+                    text,
                 )
-            elif column.key in seen_at:
-                first = seen_at[column.key]
-                self.problem(
+            elif column.key in columns:
+                first = columns[column.key]
+                self._add(
                     f"与第 {_letter(first)} 列“{self._headers[first]}”重复，"
                     f"都表示“{column.header}” (duplicate column)",
                     line,
-                    col=index,
+                    index,
+                    text,
                 )
             else:
-                seen_at[column.key] = index
-        self._columns = seen_at
+                columns[column.key] = index
+        self._columns = columns
         for column in COLUMNS:
-            if column.required and column.key not in seen_at:
-                self._problems.append(
-                    (
-                        line,
-                        -1,
-                        len(self._problems),
-                        Problem(
-                            self.file,
-                            f"缺少必填列“{column.header}” (required column missing)",
-                            line,
-                            column.header,
-                        ),
-                    )
+            if column.required and column.key not in columns:
+                self._add(
+                    f"缺少必填列“{column.header}” (required column missing)",
+                    line,
+                    -1,
+                    column.header,
                 )
 
     # -- data
 
     def parse(self, records: Iterator[Record]) -> list[RosterRow]:
-        header = self._find_header(records)
+        header, leftover = self._find_header(records)
         if header is None:
             raise _fail(self.file, "文件中没有任何内容，找不到表头 (no header row)")
         header_line, header_texts = header
         self._read_header(header_line, header_texts)
-        used = set(self._columns.values())
         flagged_headless: set[int] = set()
 
         rows: list[RosterRow] = []
-        by_id: dict[tuple[IdType, str], list[int]] = {}
-        by_seat: dict[tuple[str, str], list[int]] = {}
-        by_admission: dict[str, list[int]] = {}
-        by_photo: dict[str, list[int]] = {}
         count = 0
-        for line, values in records:
-            if line <= header_line:
-                continue
+        for line, values in itertools.chain(leftover, records):
             cells = [_cell_text(v) for v in values]
             if not any(text for text, _ in cells):
                 continue
@@ -628,40 +648,32 @@ class _Parser:
                     ]
                 )
             for index, (text, _) in enumerate(cells):
-                if text and index not in used and index not in self._headers:
-                    if index not in flagged_headless:
-                        flagged_headless.add(index)
-                        self.problem(
-                            f"第 {_letter(index)} 列有数据但没有列名 (data in a column without a header)",
-                            line,
-                        )
+                if text and index not in self._headers and index not in flagged_headless:
+                    flagged_headless.add(index)
+                    self._add(
+                        "这一列有数据但没有列名 (data in a column without a header)",
+                        line,
+                        index,
+                        f"第 {_letter(index)} 列",
+                    )
             row = self._row(line, cells)
-            if row is None:
-                continue
-            rows.append(row)
-            if row.id_number:
-                by_id.setdefault((row.id_type, row.id_number), []).append(line)
-            if row.seat:
-                by_seat.setdefault((row.room or "", row.seat), []).append(line)
-            if row.admission_number:
-                by_admission.setdefault(row.admission_number.upper(), []).append(line)
-            if row.photo_name:
-                by_photo.setdefault(row.photo_name, []).append(line)
+            if row is not None:
+                rows.append(row)
 
         if count == 0:
-            self.problem("表头下面没有考生数据 (no data rows)", header_line)
-        self._duplicates(by_id, "id_number", "证件类型和证件号码相同，同一考生重复 (duplicate ID)")
-        self._duplicates(by_seat, "seat", "考场和座位号相同 (duplicate seat)")
-        self._duplicates(by_admission, "admission_number", "准考证号相同 (duplicate admission number)")
-        self._duplicates(by_photo, "photo", "使用了同一张照片 (same photo)")
+            self._add("表头下面没有考生数据 (no data rows)", header_line, -1, None)
+        self._duplicates("id_number", "证件类型和证件号码相同，同一考生重复 (duplicate ID)")
+        self._duplicates("seat", "考场和座位号相同 (duplicate seat)")
+        self._duplicates("admission_number", "准考证号相同 (duplicate admission number)")
+        self._duplicates("photo", "使用了同一张照片 (same photo)")
 
         if self._problems:
             self._problems.sort(key=lambda item: item[:3])
             raise RosterError([p for *_, p in self._problems])
         return rows
 
-    def _duplicates(self, groups: dict, key: str, what: str) -> None:
-        for lines in groups.values():
+    def _duplicates(self, key: str, what: str) -> None:
+        for lines in self._seen[key].values():
             if len(lines) < 2:
                 continue
             for line in lines:
@@ -669,17 +681,20 @@ class _Parser:
                 self.problem(f"与{_rows_text(others)}重复：{what}", line, key)
 
     def _row(self, line: int, cells: list[tuple[str, str | None]]) -> RosterRow | None:
+        """The row's values, or None after recording why it is not acceptable."""
         ok = True
+        lost: set[str] = set()
 
         def get(key: str) -> str:
             nonlocal ok
             index = self._columns.get(key)
             if index is None or index >= len(cells):
                 return ""
-            text, lost = cells[index]
-            if lost:
+            text, precision_lost = cells[index]
+            if precision_lost:
                 ok = False
-                self.problem(f"“{text}”{_PRECISION_LOST}", line, key)
+                lost.add(key)
+                self.problem(f"“{text}”{precision_lost}", line, key)
                 return ""
             return text
 
@@ -690,7 +705,7 @@ class _Parser:
 
         # 姓名
         name = re.sub(r"\s+", " ", get("name")).strip()
-        if "name" in self._columns:
+        if "name" in self._columns and "name" not in lost:
             if not name:
                 bad("必填，不能为空 (required)", "name")
             elif len(name) > 50:
@@ -701,7 +716,7 @@ class _Parser:
         # 性别
         gender_text = get("gender")
         gender = _GENDERS.get(gender_text.lower()) if gender_text else None
-        if "gender" in self._columns:
+        if "gender" in self._columns and "gender" not in lost:
             if not gender_text:
                 bad("必填，应为“男”或“女” (required)", "gender")
             elif gender is None:
@@ -720,10 +735,9 @@ class _Parser:
         # 证件号码
         number_text = _clean_number(get("id_number"))
         doc = None
-        if "id_number" in self._columns:
+        if "id_number" in self._columns and "id_number" not in lost:
             if not number_text:
-                if ok or cells[self._columns["id_number"]][1] is None:
-                    bad("必填，不能为空 (required)", "id_number")
+                bad("必填，不能为空 (required)", "id_number")
             elif _SCIENTIFIC.fullmatch(number_text):
                 bad(f"显示为科学计数法“{number_text}”，{_PRECISION_LOST}", "id_number")
             elif id_type is not None:
@@ -731,12 +745,14 @@ class _Parser:
                     doc = parse_id(id_type, number_text)
                 except IdNumberError as exc:
                     bad(str(exc), "id_number")
-        if doc is not None and doc.gender and gender and doc.gender != gender:
-            bad(
-                f"与证件号码不符：号码第 17 位表示{_GENDER_LABEL[doc.gender]}性，"
-                f"此处填写为“{gender_text}” (does not match the ID number)",
-                "gender",
-            )
+        if doc is not None:
+            self._seen["id_number"].setdefault((doc.id_type, doc.number), []).append(line)
+            if doc.gender and gender and doc.gender != gender:
+                bad(
+                    f"与证件号码不符：号码第 17 位表示{_GENDER_LABEL[doc.gender]}性，"
+                    f"此处填写为“{gender_text}” (does not match the ID number)",
+                    "gender",
+                )
 
         # 工作单位
         organisation = re.sub(r"\s+", " ", get("organisation")).strip() or None
@@ -748,8 +764,7 @@ class _Parser:
         phone = None
         if phone_text:
             phone = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", phone_text))
-            phone = _clean_number(phone)
-            phone = re.sub(r"^(\+86|0086|86)(?=1\d{10}$)", "", phone)
+            phone = re.sub(r"^(\+86|0086|86)(?=1\d{10}$)", "", _clean_number(phone))
             if not _MOBILE.fullmatch(phone):
                 bad(
                     f"应为 11 位、以 13–19 开头的中国大陆手机号，实际为“{phone_text}” "
@@ -759,18 +774,24 @@ class _Parser:
 
         # 准考证号 / 考场 / 座位号
         admission = unicodedata.normalize("NFKC", get("admission_number")) or None
-        if admission and not _ADMISSION.fullmatch(admission):
-            bad(
-                f"只能包含字母、数字和短横线，最多 32 位，实际为“{admission}” "
-                "(letters, digits and '-', at most 32)",
-                "admission_number",
-            )
+        if admission:
+            if _ADMISSION.fullmatch(admission):
+                self._seen["admission_number"].setdefault(admission.upper(), []).append(line)
+            else:
+                bad(
+                    f"只能包含字母、数字和短横线，最多 32 位，实际为“{admission}” "
+                    "(letters, digits and '-', at most 32)",
+                    "admission_number",
+                )
         room = get("room") or None
         if room and len(room) > 50:
             bad(f"最多 50 个字，实际为 {len(room)} 个 (too long)", "room")
         seat = unicodedata.normalize("NFKC", get("seat")) or None
-        if seat and len(seat) > 10:
-            bad(f"最多 10 个字符，实际为 {len(seat)} 个 (too long)", "seat")
+        if seat:
+            if len(seat) > 10:
+                bad(f"最多 10 个字符，实际为 {len(seat)} 个 (too long)", "seat")
+            else:
+                self._seen["seat"].setdefault((room or "", seat), []).append(line)
 
         # 照片
         photo_text = get("photo")
@@ -789,6 +810,7 @@ class _Parser:
         elif self.photos is not None and doc is not None:
             photo_name = self.photos.by_id_number(doc.number)
         if photo_name is not None and self.photos is not None:
+            self._seen["photo"].setdefault(photo_name, []).append(line)
             photo, why = self.photos.load(photo_name)
             if photo is None:
                 bad(why or "", "photo")
@@ -823,9 +845,8 @@ def _clean_number(text: str) -> str:
 def roster_template() -> bytes:
     """The downloadable XLSX template: a 花名册 sheet with the headers and dropdowns, and a 说明
     sheet explaining each column, the ZIP-with-photos option and an example row."""
-    from openpyxl import Workbook  # noqa: PLC0415
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # noqa: PLC0415
-    from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.worksheet.datavalidation import DataValidation
 
     bold = Font(bold=True)
     required_fill = PatternFill("solid", fgColor="FCE4D6")
@@ -848,7 +869,7 @@ def roster_template() -> bytes:
     text_columns = {"id_number", "phone", "admission_number", "room", "seat", "photo"}
     last = MAX_ROWS + 1
 
-    wb = Workbook()
+    wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = DATA_SHEET
     for index, column in enumerate(COLUMNS):

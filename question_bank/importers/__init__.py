@@ -54,7 +54,9 @@ def detect_format(filename: str, data: bytes) -> str:
     if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
         return _detect_zip(filename, data)
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise _unknown(filename, "这是旧版 Excel（.xls）或其他 Office 二进制文件；请另存为 .xlsx 后导入")
+        raise _unknown(
+            filename, "这是旧版 Excel（.xls）或其他 Office 二进制文件；请另存为 .xlsx 后导入"
+        )
     root = xml_root_name(data)
     if root == "quiz":
         return "moodle_xml"
@@ -65,7 +67,9 @@ def detect_format(filename: str, data: bytes) -> str:
     try:
         text = decode_text(filename, data)
     except BankImportError:
-        raise _unknown(filename, "文件既不是 XLSX/ZIP/XML，也不是 UTF-8 或 GBK 编码的文本") from None
+        raise _unknown(
+            filename, "文件既不是 XLSX/ZIP/XML，也不是 UTF-8 或 GBK 编码的文本"
+        ) from None
     if root is not None and not filename.lower().endswith((".gift", ".txt")):
         raise _unknown(
             filename,
@@ -105,8 +109,10 @@ def _detect_zip(filename: str, data: bytes) -> str:
         return "package"
     if "imsmanifest.xml" in names:
         return "qti"
-    if "xl/workbook.xml" in names or "[Content_Types].xml" in names and any(
-        n.startswith("xl/") for n in names
+    if (
+        "xl/workbook.xml" in names
+        or "[Content_Types].xml" in names
+        and any(n.startswith("xl/") for n in names)
     ):
         return "xlsx"
     if "word/document.xml" in names:

@@ -148,7 +148,8 @@ def parse_gift(text: str, filename: str = "") -> tuple[list[GiftQuestion], list[
             _parse_question(question, source)
         except _SyntaxProblem as exc:
             line = content[bisect.bisect_right(starts, exc.offset) - 1][0]
-            problems.append(Problem(filename, exc.message, line))
+            name = describe(question.title, stem_text=re.sub(r"^\s*::.*?::", "", source))
+            problems.append(Problem(filename, f"试题 {name}：{exc.message}", line))
             continue
         question.source = source.strip()
         questions.append(question)
@@ -236,7 +237,7 @@ def _parse_question(q: GiftQuestion, s: str) -> None:
     brace = _find(s, "{}", pos)
     if brace < 0 or s[brace] == "}":
         if brace >= 0:
-            raise _SyntaxProblem(brace, "多余的 '}'（没有与之配对的 '{'）；字面的 } 应写作 \\}")
+            raise _SyntaxProblem(brace, "多余的 '}'；字面的 } 应写作 \\}")
         q.type = "Description"
         q.stem = _rich(s[pos:], "moodle")
         return
@@ -249,6 +250,8 @@ def _parse_question(q: GiftQuestion, s: str) -> None:
     fmt = stem1.format if stem1 else "moodle"
     after = s[close + 1 :]
     extra = _find(after, "{}")
+    if extra >= 0 and after[extra] == "}":
+        raise _SyntaxProblem(close + 1 + extra, "多余的 '}'；字面的 } 应写作 \\}")
     if extra >= 0:
         raise _SyntaxProblem(
             close + 1 + extra,
@@ -287,7 +290,9 @@ def _parse_answers(q: GiftQuestion, s: str, start: int, end: int, fmt: str) -> N
             raise _SyntaxProblem(spans[0][0], "判断题的答案只能是 TRUE/T 或 FALSE/F")
         if len(spans) > 3:
             raise _SyntaxProblem(spans[3][0], "判断题最多两条反馈（#答“对”时 #答“错”时）")
-        feedback = [_rich(s[a + 1 : b], fmt) if s[a + 1 : b].strip() else None for a, b in spans[1:]]
+        feedback = [
+            _rich(s[a + 1 : b], fmt) if s[a + 1 : b].strip() else None for a, b in spans[1:]
+        ]
         q.true_feedback, q.false_feedback = (feedback + [None, None])[:2]
     elif s[first] in "=~":
         _choices(q, s, first, end, fmt)
@@ -396,23 +401,31 @@ def to_item(q: GiftQuestion) -> Item:
     """The item for a supported question; ``ValueError`` (one Chinese sentence) otherwise."""
     name = describe(q.title, stem_text=html_to_text(_html(q.stem)) if q.stem else "")
     if q.type == "Description":
-        raise ValueError(f"说明文字 {name} 不是试题（没有答案）：本系统只导入单选、多选和判断题，请删除后再导入")
+        raise ValueError(
+            f"说明文字 {name} 不是试题（没有答案）：本系统只导入单选、多选和判断题，请删除后再导入"
+        )
     if q.type in _KIND:
         raise ValueError(f"{_KIND[q.type]} {name} 不支持：本系统只导入单选、多选和判断题")
     if q.has_embedded_answers:
-        raise ValueError(f"试题 {name} 的答案嵌在题干中间（填空式），不支持；请把答案区 {{…}} 移到题干末尾")
+        raise ValueError(
+            f"试题 {name} 的答案嵌在题干中间（填空式），不支持；请把答案区 {{…}} 移到题干末尾"
+        )
     stem = _html(q.stem)
     if not html_to_text(stem) and "<img" not in stem:
         raise ValueError(f"试题 {name} 的题干为空")
     explanation = [_html(q.global_feedback)]
     tags = [category_tag(q.category)] if q.category and category_tag(q.category) else []
     uid = q.id or q.title or fallback_uid("gift", q.source)
-    common = dict(uid=uid, stem=stem, title=q.title, tags=tuple(dict.fromkeys(tags + (q.tags or []))))
+    common = dict(
+        uid=uid, stem=stem, title=q.title, tags=tuple(dict.fromkeys(tags + (q.tags or [])))
+    )
     if q.type == "TF":
         for label, fb in (("答“对”时", q.true_feedback), ("答“错”时", q.false_feedback)):
             explanation.append(f"<p>{label}：{_html(fb)}</p>" if fb else "")
         answer = ("T",) if q.is_true else ("F",)
-        return Item(type=ItemType.TRUE_FALSE, answer=answer, explanation=join_html(explanation), **common)
+        return Item(
+            type=ItemType.TRUE_FALSE, answer=answer, explanation=join_html(explanation), **common
+        )
     choices = q.choices or []
     if len(choices) > len(OPTION_KEYS):
         raise ValueError(f"试题 {name} 有 {len(choices)} 个选项，最多 {len(OPTION_KEYS)} 个")

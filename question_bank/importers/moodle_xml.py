@@ -51,7 +51,13 @@ def import_moodle_xml(filename: str, data: bytes) -> BankContent:
     root, lines = parse_xml(filename, data)
     if local_name(root.tag) != "quiz":
         raise BankImportError(
-            [Problem(filename, f"根元素是 <{local_name(root.tag)}>，Moodle XML 的根元素应为 <quiz>", 1)]
+            [
+                Problem(
+                    filename,
+                    f"根元素是 <{local_name(root.tag)}>，Moodle XML 的根元素应为 <quiz>",
+                    1,
+                )
+            ]
         )
     problems: list[Problem] = []
     items: list[Item] = []
@@ -69,7 +75,7 @@ def import_moodle_xml(filename: str, data: bytes) -> BankContent:
         try:
             item = _item(node, qtype, category, media)
         except _Refused as exc:
-            problems.append(Problem(filename, str(exc), line, "question"))
+            problems.append(Problem(filename, str(exc), line))
             continue
         item_lines[len(items)] = line
         items.append(item)
@@ -108,7 +114,9 @@ def _rich(node: Element, name: str, files: dict[str, bytes], media: dict[str, by
             if (f.get("encoding") or "base64") != "base64":
                 raise _Refused(f"试题 {who} 的文件 {f.get('name')} 不是 base64 编码")
             try:
-                files[f.get("name")] = base64.b64decode("".join((f.text or "").split()), validate=True)
+                files[f.get("name")] = base64.b64decode(
+                    "".join((f.text or "").split()), validate=True
+                )
             except (binascii.Error, ValueError):
                 raise _Refused(f"试题 {who} 的文件 {f.get('name')} 的 base64 内容已损坏") from None
     text = _text(holder, "")
@@ -116,7 +124,7 @@ def _rich(node: Element, name: str, files: dict[str, bytes], media: dict[str, by
     def move(match: re.Match) -> str:
         name = unquote(match.group(1))
         if name not in files:
-            raise _Refused(f"试题 {who} 引用的图片 {name} 不在文件中（缺少 <file name=\"{name}\">）")
+            raise _Refused(f'试题 {who} 引用的图片 {name} 不在文件中（缺少 <file name="{name}">）')
         return media_key(name, files[name], media)
 
     text = _PLUGINFILE.sub(move, text)
@@ -131,7 +139,9 @@ def _item(node: Element, qtype: str, category: str, media: dict[str, bytes]) -> 
     who = describe(name, stem_text=html_to_text(to_html(raw_stem)))
     if qtype not in ("multichoice", "truefalse"):
         kind = _KIND.get(qtype, f"“{qtype or '（未注明类型）'}”类型的题")
-        raise _Refused(f"{kind} {who} 不支持：本系统只导入单选（multichoice）、多选和判断（truefalse）题")
+        raise _Refused(
+            f"{kind} {who} 不支持：本系统只导入单选（multichoice）、多选和判断（truefalse）题"
+        )
     local_media: dict[str, bytes] = dict(media)
     stem = _rich(node, "questiontext", files, local_media, who)
     if not html_to_text(stem) and "<img" not in stem:
@@ -142,7 +152,9 @@ def _item(node: Element, qtype: str, category: str, media: dict[str, bytes]) -> 
         try:
             fraction = float(answer.get("fraction") or 0)
         except ValueError:
-            raise _Refused(f"试题 {who} 第{n + 1}个答案的 fraction '{answer.get('fraction')}' 不是数字") from None
+            raise _Refused(
+                f"试题 {who} 第{n + 1}个答案的 fraction '{answer.get('fraction')}' 不是数字"
+            ) from None
         text = _rich(answer, "", files, local_media, who)
         feedback = _rich(answer, "feedback", files, local_media, who)
         answers.append((fraction, text, feedback))
@@ -178,7 +190,9 @@ def _true_false(who: str, answers, explanation: list[str], common: dict) -> Item
     if len(correct) != 1:
         raise _Refused(f"判断题 {who} 应有且只有一个 fraction=100 的答案（true 或 false）")
     answer = ("T",) if correct[0] == "true" else ("F",)
-    return Item(type=ItemType.TRUE_FALSE, answer=answer, explanation=join_html(explanation), **common)
+    return Item(
+        type=ItemType.TRUE_FALSE, answer=answer, explanation=join_html(explanation), **common
+    )
 
 
 def _choice(node: Element, who: str, answers, explanation: list[str], common: dict) -> Item:
@@ -200,7 +214,9 @@ def _choice(node: Element, who: str, answers, explanation: list[str], common: di
     if single:
         full = tuple(o.key for o, (f, _, _) in zip(options, answers, strict=True) if f >= 100)
         if len(full) != 1:
-            raise _Refused(f"单选题 {who} 应有且只有一个满分（fraction=100）选项，现有 {len(full)} 个")
+            raise _Refused(
+                f"单选题 {who} 应有且只有一个满分（fraction=100）选项，现有 {len(full)} 个"
+            )
         return Item(type=ItemType.SINGLE_CHOICE, answer=full, options=tuple(options),
                     explanation=join_html(explanation), **common)  # fmt: skip
     positive = tuple(o.key for o, (f, _, _) in zip(options, answers, strict=True) if f > 0)

@@ -78,18 +78,33 @@ def _package(filename: str, data: bytes) -> BankContent:
             if kind.startswith("imsqti_test") or not kind.startswith("imsqti"):
                 continue  # tests (sections, ordering) and plain web content carry no items
             if kind not in ITEM_TYPES:
-                problems.append(_at(where, f"资源 {res.get('identifier')} 的类型 {kind} 不支持（仅支持 QTI 2.1/2.2 试题）"))
+                problems.append(
+                    _at(
+                        where,
+                        f"资源 {res.get('identifier')} 的类型 {kind} 不支持（仅支持 QTI 2.1/2.2 试题）",
+                    )
+                )
                 continue
             href = unquote(res.get("href") or "")
             path = posixpath.normpath(posixpath.join(base, res.get(_XML_BASE) or "", href))
             if not href or path not in files:
-                problems.append(_at(where, f"资源 {res.get('identifier')} 的文件 '{href}' 不在内容包中"))
+                problems.append(
+                    _at(where, f"资源 {res.get('identifier')} 的文件 '{href}' 不在内容包中")
+                )
                 continue
             member = f"{filename}/{path}"
             try:
                 root, lines = parse_xml(member, files[path])
                 if local_name(root.tag) != "assessmentItem":
-                    raise BankImportError([Problem(member, f"根元素是 <{local_name(root.tag)}>，应为 <assessmentItem>", 1)])
+                    raise BankImportError(
+                        [
+                            Problem(
+                                member,
+                                f"根元素是 <{local_name(root.tag)}>，应为 <assessmentItem>",
+                                1,
+                            )
+                        ]
+                    )
                 item = _convert(member, root, lines, files, posixpath.dirname(path), media)
             except BankImportError as exc:
                 problems.extend(exc.problems)
@@ -97,7 +112,9 @@ def _package(filename: str, data: bytes) -> BankContent:
             item_lines[len(items)] = None
             items.append(item)
     if not items and not problems:
-        problems.append(Problem(filename, "内容包中没有 QTI 2.1/2.2 试题（imsqti_item_xmlv2p1/v2p2 资源）"))
+        problems.append(
+            Problem(filename, "内容包中没有 QTI 2.1/2.2 试题（imsqti_item_xmlv2p1/v2p2 资源）")
+        )
     check_unique_uids(items, problems, filename, item_lines)
     if problems:
         raise BankImportError(problems)
@@ -115,27 +132,45 @@ def _convert(filename: str, root: Element, lines: dict, files: dict | None, base
     line = lines.get(root, 1)
 
     def refuse(message: str, at: Element | None = None) -> BankImportError:
-        return BankImportError([Problem(filename, message, lines.get(at, line) if at is not None else line)])
+        return BankImportError(
+            [Problem(filename, message, lines.get(at, line) if at is not None else line)]
+        )
 
     if ns not in QTI_NAMESPACES:
-        raise refuse(f"命名空间 '{ns or '（无）'}' 不是 QTI 2.1 或 2.2（{' 或 '.join(QTI_NAMESPACES)}）")
+        raise refuse(
+            f"命名空间 '{ns or '（无）'}' 不是 QTI 2.1 或 2.2（{' 或 '.join(QTI_NAMESPACES)}）"
+        )
     if not ident:
         raise refuse("assessmentItem 缺少 identifier")
     who = f"“{ident}”"
     body = _first(root, "itemBody")
-    interactions = [el for el in (body.iter() if body is not None else ()) if local_name(el.tag).endswith("Interaction")]
+    interactions = [
+        el
+        for el in (body.iter() if body is not None else ())
+        if local_name(el.tag).endswith("Interaction")
+    ]
     others = sorted({local_name(el.tag) for el in interactions} - {"choiceInteraction"})
     if others:
-        raise refuse(f"试题 {who} 含 {'、'.join(others)}，不支持：只支持 choiceInteraction（单选、多选、判断）", interactions[0])
+        raise refuse(
+            f"试题 {who} 含 {'、'.join(others)}，不支持：只支持 choiceInteraction（单选、多选、判断）",
+            interactions[0],
+        )
     if len(interactions) != 1:
         raise refuse(f"试题 {who} 应有且只有一个 choiceInteraction，现有 {len(interactions)} 个")
     ci = interactions[0]
     decl = next((d for d in root if local_name(d.tag) == "responseDeclaration"
                  and d.get("identifier") == ci.get("responseIdentifier")), None)  # fmt: skip
     if decl is None:
-        raise refuse(f"试题 {who} 没有与 responseIdentifier '{ci.get('responseIdentifier')}' 对应的 responseDeclaration", ci)
+        raise refuse(
+            f"试题 {who} 没有与 responseIdentifier '{ci.get('responseIdentifier')}' 对应的 responseDeclaration",
+            ci,
+        )
     correct_node = _first(decl, "correctResponse")
-    correct = [(v.text or "").strip() for v in (correct_node if correct_node is not None else ()) if local_name(v.tag) == "value"]
+    correct = [
+        (v.text or "").strip()
+        for v in (correct_node if correct_node is not None else ())
+        if local_name(v.tag) == "value"
+    ]
     try:
         max_choices = int(ci.get("maxChoices", "1"))
     except ValueError:
@@ -143,9 +178,19 @@ def _convert(filename: str, root: Element, lines: dict, files: dict | None, base
     render = _Renderer(files, base, media, who)
     try:
         prompt = _first(ci, "prompt")
-        stem = sanitize_html(render.inner(body, replace={ci: render.inner(prompt) if prompt is not None else ""}))
-        choices = [(c.get("identifier"), sanitize_html(render.inner(c))) for c in ci if local_name(c.tag) == "simpleChoice"]
-        feedback = [sanitize_html(render.inner(f)) for f in root if local_name(f.tag) == "modalFeedback"]
+        stem = sanitize_html(
+            render.inner(
+                body, replace={ci: f"<p>{render.inner(prompt)}</p>" if prompt is not None else ""}
+            )
+        )
+        choices = [
+            (c.get("identifier"), sanitize_html(render.inner(c)))
+            for c in ci
+            if local_name(c.tag) == "simpleChoice"
+        ]
+        feedback = [
+            sanitize_html(render.inner(f)) for f in root if local_name(f.tag) == "modalFeedback"
+        ]
     except _Refused as exc:
         raise refuse(str(exc)) from None
     if not html_to_text(stem) and "<img" not in stem:
@@ -155,19 +200,28 @@ def _convert(filename: str, root: Element, lines: dict, files: dict | None, base
     keys = {cid: key for key, (cid, _) in zip(OPTION_KEYS, choices, strict=False)}
     unknown = [v for v in correct if v not in keys]
     if unknown:
-        raise refuse(f"试题 {who} 的正确答案 {'、'.join(unknown)} 不是任何 simpleChoice 的 identifier", decl)
+        raise refuse(
+            f"试题 {who} 的正确答案 {'、'.join(unknown)} 不是任何 simpleChoice 的 identifier", decl
+        )
     answer = tuple(sorted({keys[v] for v in correct}))
     common = dict(uid=ident, stem=stem, title=(root.get("title") or "").strip() or None,
                   explanation=join_html(feedback))  # fmt: skip
     if max_choices == 1:
         if len(answer) != 1:
-            raise refuse(f"单选题 {who}（maxChoices=1）应有且只有一个正确答案，现有 {len(answer)} 个", decl)
+            raise refuse(
+                f"单选题 {who}（maxChoices=1）应有且只有一个正确答案，现有 {len(answer)} 个", decl
+            )
         truth = _true_false(choices)
         if truth is not None:
-            return Item(type=ItemType.TRUE_FALSE, answer=("T",) if truth == answer[0] else ("F",), **common)
+            return Item(
+                type=ItemType.TRUE_FALSE, answer=("T",) if truth == answer[0] else ("F",), **common
+            )
         return Item(type=ItemType.SINGLE_CHOICE, answer=answer, options=_options(choices), **common)
     if len(answer) < 2:
-        raise refuse(f"多选题 {who} 只有 {len(answer)} 个正确答案；多选题至少要 2 个（只有一个请设 maxChoices=1）", decl)
+        raise refuse(
+            f"多选题 {who} 只有 {len(answer)} 个正确答案；多选题至少要 2 个（只有一个请设 maxChoices=1）",
+            decl,
+        )
     if max_choices > 1 and len(answer) > max_choices:
         raise refuse(f"多选题 {who} 有 {len(answer)} 个正确答案，超过 maxChoices={max_choices}", ci)
     return Item(type=ItemType.MULTIPLE_CHOICE, answer=answer, options=_options(choices), **common)
@@ -226,9 +280,13 @@ class _Renderer:
         if src.startswith("data:image/"):
             return src
         if re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I):
-            raise _Refused(f"试题 {self.who} 的图片 {src} 指向外部地址；考点没有网络，图片须放在内容包中")
+            raise _Refused(
+                f"试题 {self.who} 的图片 {src} 指向外部地址；考点没有网络，图片须放在内容包中"
+            )
         if self.files is None:
-            raise _Refused(f"试题 {self.who} 的图片 {src} 不在单个 XML 文件中；请以内容包（zip）导入")
+            raise _Refused(
+                f"试题 {self.who} 的图片 {src} 不在单个 XML 文件中；请以内容包（zip）导入"
+            )
         path = posixpath.normpath(posixpath.join(self.base, unquote(src)))
         if path not in self.files:
             raise _Refused(f"试题 {self.who} 的图片 {src} 不在内容包中")

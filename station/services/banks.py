@@ -444,6 +444,7 @@ def assemble(db: Session, *, bank_code: str, blueprint: str | None, seed: int,
              version: str | None = None) -> assembly.Form:  # fmt: skip
     """One form for inspection from the shell or the console (nothing is stored)."""
     row = get_version(db, get_bank(db, bank_code), version)
+    _require_unlocked(row)
     bp = get_blueprint(db, row, blueprint)
     try:
         return assembly.assemble(bp, load_items(db, row), seed=seed)
@@ -454,3 +455,6 @@ def assemble(db: Session, *, bank_code: str, blueprint: str | None, seed: int,
 def _require_unlocked(version: BankVersion) -> None:
     if version.locked:
         raise DomainError(f"题库版本 {version.version} 已加密，请先输入解锁码")
+
+
+ITEM_TYPES = [t.value for t in ItemType]

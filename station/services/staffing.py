@@ -28,7 +28,8 @@ def required_examiners(candidates: int) -> int:
 
 
 def theory_problems(room: str, candidates: int, invigilators: int) -> list[str]:
-    need = required_invigilators(candidates)
+    """An empty room needs nobody; any other needs the ratio and at least two."""
+    need = required_invigilators(candidates) if candidates else 0
     if invigilators >= need:
         return []
     return [

@@ -24,7 +24,7 @@ def token_for(candidate: Candidate, session: ExamSession, *, kid: str, private_k
     claims = ticket_token.TicketClaims(
         session_code=session.code,
         admission_number=candidate.admission_number,
-        name=candidate.name,
+        candidate_name=candidate.name,
         masked_id=identity.mask_id(candidate.id_number),
         exam_date=session.theory_start.astimezone(sessions.SHANGHAI).date(),
     )
@@ -50,11 +50,11 @@ def render(db: Session, *, session_code: str, passphrase: str, site_name: str,
         room = db.get(Room, c.room_id) if c.room_id else None
         views.append(ticket_pdf.TicketView(
             session_title=session.title, programme=programme.name, level=session.level,
-            site_name=site_name, admission_number=c.admission_number, name=c.name,
+            site_name=site_name, admission_number=c.admission_number, candidate_name=c.name,
             gender={"M": "男", "F": "女"}.get(c.gender, c.gender), masked_id=identity.mask_id(c.id_number),
             organisation=c.organisation, photo=c.photo, room=room.name if room else "",
             seat=str(c.seat or ""), theory_start=session.theory_start, theory_end=end,
-            practical="；".join(practical),
-            token=token_for(c, session, kid=kid, private_key=private_key),
+            practical_slot="；".join(practical) or None,
+            qr_token=token_for(c, session, kid=kid, private_key=private_key),
         ))  # fmt: skip
     return ticket_pdf.render_tickets(views, title="职业技能等级认定 准考证", rules=RULES)

@@ -13,6 +13,8 @@ from station.services.errors import AuthError, DomainError
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 MIN_PASSWORD = 8
+# werkzeug's default (scrypt); tests lower the cost, nothing else should.
+PASSWORD_METHOD = "scrypt"
 
 
 def parse_roles(roles: list[str] | str) -> list[Role]:
@@ -42,7 +44,10 @@ def add_user(db: Session, *, actor: str, username: str, display_name: str, passw
         problems.append("姓名不能为空")
     if db.exec(select(StaffUser).where(StaffUser.username == username)).first():
         problems.append(f"用户名 '{username}' 已存在")
-    role_list = parse_roles(roles)
+    try:
+        role_list = parse_roles(roles)
+    except DomainError as exc:
+        problems.append(exc.message)
     if problems:
         raise DomainError("无法创建用户", problems)
     user = StaffUser(
@@ -50,7 +55,7 @@ def add_user(db: Session, *, actor: str, username: str, display_name: str, passw
         display_name=display_name.strip(),
         organisation=organisation.strip(),
         roles=",".join(r.value for r in role_list),
-        password_hash=generate_password_hash(password),
+        password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
     )
     db.add(user)
     db.flush()

@@ -19,6 +19,12 @@ from station.services import users
 PASSWORD = "correct-horse-9"
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch):
+    # scrypt is deliberately slow; tests create many accounts and check no hash strength.
+    monkeypatch.setattr(users, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 @pytest.fixture(scope="session")
 def template_instance(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template-instance")
@@ -141,3 +147,56 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def demo_package():
+    """The demo IRAP-M bank as a signed package, built once: (issuer key, package bytes)."""
+    from question_bank import package, signing
+    from station.demo.seed import load_content
+
+    issuer = signing.IssuerKey.generate("iss-fixture")
+    content = load_content()
+    meta = dict(content.meta, created_at="2026-09-01T00:00:00Z")
+    data, _ = package.build_package(content, manifest_meta=meta, key=issuer)
+    return issuer, data
+
+
+@pytest.fixture
+def demo_bank(app, demo_package):
+    """The demo IRAP-M bank imported as a signed package; returns its code."""
+    from station.services import banks
+
+    issuer, data = demo_package
+    with app.app_context(), db.transaction() as s:
+        banks.add_trusted_issuer(s, actor="test", public_pem=issuer.public_pem(), kid=issuer.kid)
+        banks.import_bank(s, actor="test", filename="irap.zip", data=data)
+    return "IRAP-M"
+
+
+@pytest.fixture
+def exam_site(app, demo_bank, create_user):
+    """A site ready to schedule: the IRAP programme, rooms, staff with qualifications."""
+    from station.services import sessions, site
+
+    with app.app_context(), db.transaction() as s:
+        site.add_programme(s, actor="test", code="IRAP", name="工业机器人应用编程",
+                           levels=["初级", "中级", "高级"], occupation_code="6-31-01-10")  # fmt: skip
+        site.add_room(s, actor="test", code="T1", name="理论一室", kind="theory", seats=30)
+        site.add_room(s, actor="test", code="T2", name="理论二室", kind="theory", seats=20)
+        site.add_room(s, actor="test", code="P1", name="实操车间", kind="practical", seats=10)
+    staff = {
+        "inv1": (["examiner"], "示例技师学院"), "inv2": (["examiner"], "示例职业学校"),
+        "inv3": (["examiner"], "示例职业学校"), "inv4": (["examiner"], "示例职业学校"),
+        "ex1": (["examiner"], "甲公司"), "ex2": (["examiner"], "乙公司"),
+        "ex3": (["examiner"], "丙公司"), "chief": (["chief_examiner", "examiner"], "丁公司"),
+        "sup": (["supervisor"], "指导中心"),
+    }  # fmt: skip
+    for name, (roles, org) in staff.items():
+        create_user(name, roles=roles, organisation=org)
+    with app.app_context(), db.transaction() as s:
+        for name in ("ex1", "ex2", "ex3", "chief"):
+            sessions.add_qualification(s, actor="test", username=name,
+                                       certificate_number=f"KP-{name}", programme="IRAP",
+                                       levels=["中级", "高级"])  # fmt: skip
+    return staff

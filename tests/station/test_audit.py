@@ -88,7 +88,7 @@ def test_rehashed_forgery_is_detected_by_the_next_link(app):
     """Rewriting an entry and its own hash still breaks the next entry's link."""
     _append(app, 4)
     conn = _raw(app)
-    conn.execute("UPDATE audit_entry SET hash = 'f' || substr(hash, 2) WHERE seq = 2")
+    conn.execute("UPDATE audit_entry SET hash = 'deadbeef' || substr(hash, 9) WHERE seq = 2")
     conn.commit()
     problems = _verify(app).problems
     assert any("第 2 条记录内容被修改" in p for p in problems)

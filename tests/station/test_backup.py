@@ -23,19 +23,24 @@ def _usernames(path: Path) -> set[str]:
         conn.close()
 
 
-def test_backup_copies_committed_data_while_a_connection_is_open(app, runner, create_user):
+def test_backup_copies_committed_data_while_a_writer_is_busy(app, instance, create_user):
     create_user("before")
     # A writer holds an open transaction with uncommitted work during the backup.
     with app.app_context(), db.transaction() as s:
         s.add(StaffUser(username="uncommitted", display_name="x", password_hash="x"))
         s.flush()
-        result = runner.invoke(args=["backup"])
+        path = backup.create_backup(Path(app.config["DATABASE_PATH"]), instance / "backups")
         s.rollback()
+    assert _usernames(path) == {"before"}
+    backup.check_database(path)
+
+
+def test_cli_backup_prints_the_file_and_audits(app, runner):
+    result = runner.invoke(args=["backup"])
     assert result.exit_code == 0, result.output
     path = Path(result.output.strip())
     assert path.exists()
-    assert _usernames(path) == {"before"}
-    backup.check_database(path)
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
 
 
 def test_backups_keep_the_newest_n(app, instance):

@@ -25,7 +25,7 @@ def _source_messages() -> set[str]:
 
 
 def _catalog(kind: str):
-    path = STATION / "translations" / "zh_CN" / "LC_MESSAGES" / f"messages.{kind}"
+    path = STATION / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / f"messages.{kind}"
     with open(path, "rb") as fh:
         return read_po(fh, locale="zh_CN") if kind == "po" else read_mo(fh)
 
@@ -33,7 +33,7 @@ def _catalog(kind: str):
 def test_every_ui_string_has_a_chinese_translation():
     po = _catalog("po")
     untranslated = sorted(m for m in _source_messages() if not (po.get(m) and po.get(m).string))
-    assert untranslated == [], "add these to station/translations/zh_CN/.../messages.po"
+    assert untranslated == [], "add these to station/translations/zh_Hans_CN/.../messages.po"
 
 
 def test_compiled_catalog_matches_the_po_file():

@@ -1,0 +1,183 @@
+"""Roster import into a session, seats, admission tickets and check-in."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from certs import ticket_token
+from station import db
+from station.config import key_passphrase
+from station.models.scheduling import CandidateStatus
+from station.services import checkin, keys, roster, sessions, tickets
+from station.services.errors import DomainError
+from tests.certs.qr_decode import decode_pdf
+from tests.station.rosters import HEADER, resident_id, roster_csv
+from tests.station.test_sessions import START, _staff_fully, call, create, plan
+
+
+@pytest.fixture
+def session_s1(app, exam_site):
+    create(app, plan(rooms=("T1", "T2")))
+    return "S1"
+
+
+def _candidates(app, code="S1"):
+    with app.app_context(), db.transaction() as s:
+        return roster.candidates(s, sessions.get_session(s, code))
+
+
+def test_roster_import_allocates_seats_and_admission_numbers(app, session_s1):
+    added = call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(35))
+    assert len(added) == 35
+    people = _candidates(app)
+    assert [c.admission_number for c in people][:2] == ["S10001", "S10002"]
+    by_room = {}
+    for c in people:
+        by_room.setdefault(c.room_id, []).append(c.seat)
+    assert sorted(len(v) for v in by_room.values()) == [5, 30]  # T1 (30 seats) fills first
+    assert people[0].birth_date.isoformat() == "1998-03-12"
+
+
+def test_gbk_csv_imports(app, session_s1):
+    call(app, roster.import_roster, session_code="S1", filename="r.csv",
+         data=roster_csv(3, encoding="gbk"))  # fmt: skip
+    assert _candidates(app)[0].organisation == "示例职业学校"
+
+
+def test_bad_rows_are_all_reported_and_nothing_is_saved(app, session_s1):
+    good = resident_id(1)
+    wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
+    rows = [HEADER,
+            ["张三", "男", "居民身份证", wrong_check, "甲", ""],
+            ["李四", "女", "居民身份证", resident_id(2, male=False), "乙", "12345"],
+            ["王五", "男", "居民身份证", resident_id(3), "丙", ""],
+            ["王五", "男", "居民身份证", resident_id(3), "丙", ""]]  # fmt: skip
+    data = "\n".join(",".join(r) for r in rows).encode()
+    with pytest.raises(DomainError) as caught:
+        call(app, roster.import_roster, session_code="S1", filename="花名册.csv", data=data)
+    text = "\n".join(caught.value.details)
+    assert "第2行" in text and "校验位" in text
+    assert "第3行" in text and "手机" in text
+    assert "第5行" in text and "重复" in text
+    assert _candidates(app) == []
+
+
+def test_duplicate_against_the_session_is_refused(app, session_s1):
+    call(app, roster.import_roster, session_code="S1", filename="a.csv", data=roster_csv(3))
+    with pytest.raises(DomainError) as caught:
+        call(app, roster.import_roster, session_code="S1", filename="b.csv",
+             data=roster_csv(2, start=3))  # fmt: skip
+    assert any("第2行" in d and "与本场次已有考生" in d for d in caught.value.details)
+    assert len(_candidates(app)) == 3
+
+
+def test_capacity_is_enforced(app, exam_site):
+    create(app, plan(rooms=("T2",)))
+    with pytest.raises(DomainError) as caught:
+        call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(21))
+    assert any("20 个座位" in d for d in caught.value.details)
+
+
+def test_seats_can_be_moved_but_not_doubled(app, session_s1):
+    call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(2))
+    first, second = _candidates(app)
+    call(app, roster.move_seat, admission_number=first.admission_number, room="T2", seat=7)
+    with pytest.raises(DomainError, match="已安排给"):
+        call(app, roster.move_seat, admission_number=second.admission_number, room="T2", seat=7)
+    with pytest.raises(DomainError, match="1–20"):
+        call(app, roster.move_seat, admission_number=second.admission_number, room="T2", seat=21)
+
+
+def test_cli_roster_import_lists_every_bad_row(app, runner, session_s1, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("姓名,性别,证件类型,证件号码\n张三,男,居民身份证,110105199803120010\n,女,居民身份证,\n",
+                    encoding="utf-8")  # fmt: skip
+    result = runner.invoke(args=["roster", "import", "S1", str(path)])
+    assert result.exit_code == 1
+    assert "第2行" in result.output and "第3行" in result.output
+    good = tmp_path / "good.csv"
+    good.write_bytes(roster_csv(4))
+    assert runner.invoke(args=["roster", "import", "S1", str(good)]).exit_code == 0
+    shown = runner.invoke(args=["sessions", "show", "S1", "--json"])
+    assert '"candidates": 4' in shown.output
+
+
+def test_ticket_pdf_qr_decodes_to_a_token_that_verifies(app, runner, session_s1, tmp_path):
+    call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(3))
+    out = tmp_path / "tickets.pdf"
+    result = runner.invoke(args=["tickets", "S1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    decoded = decode_pdf(out.read_bytes())
+    with app.app_context(), db.transaction() as s:
+        public = keys.public_keys(s)
+    numbers = [c.admission_number for c in _candidates(app)]
+    claims = [ticket_token.verify_ticket(text, keys=public) for page in decoded for text in page]
+    assert [c.admission_number for c in claims] == numbers
+    assert all("*" in c.masked_id for c in claims)
+
+
+def _ready_for_checkin(app):
+    call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(4))
+    _staff_fully(app)
+    call(app, sessions.transition, session_code="S1", to="scheduled")
+    call(app, sessions.transition, session_code="S1", to="check_in")
+
+
+def _token(app, admission_number):
+    with app.app_context(), db.transaction() as s:
+        c = roster.get_candidate(s, admission_number)
+        session = sessions.get_session(s, "S1")
+        kid, private = keys.signer(s, passphrase=key_passphrase(app.config))
+        return tickets.token_for(c, session, kid=kid, private_key=private)
+
+
+def test_check_in_by_ticket_late_arrival_and_absentees(app, session_s1):
+    _ready_for_checkin(app)
+    first, second, third, fourth = _candidates(app)
+    on_time = call(app, checkin.check_in_token, session_code="S1",
+                   token=_token(app, first.admission_number), now=START - timedelta(minutes=10))  # fmt: skip
+    assert on_time.candidate.status == CandidateStatus.PRESENT and not on_time.candidate.late
+    again = call(app, checkin.check_in_token, session_code="S1", token=_token(app, first.admission_number))
+    assert again.already
+    late = call(app, checkin.check_in, admission_number=second.admission_number,
+                now=START + timedelta(minutes=5))  # fmt: skip
+    assert late.candidate.late
+    with pytest.raises(DomainError, match="开始后才能登记缺考"):
+        call(app, checkin.mark_absent, session_code="S1", now=START - timedelta(minutes=1))
+    absent = call(app, checkin.mark_absent, session_code="S1", now=START + timedelta(minutes=16))
+    assert {c.admission_number for c in absent} == {third.admission_number, fourth.admission_number}
+    with app.app_context(), db.transaction() as s:
+        counts = checkin.room_counts(s, sessions.get_session(s, "S1"))
+    assert [(c.room, c.present, c.late, c.absent) for c in counts] == [("T1", 2, 1, 2), ("T2", 0, 0, 0)]
+
+
+def test_forged_or_foreign_tickets_are_refused(app, session_s1):
+    _ready_for_checkin(app)
+    number = _candidates(app)[0].admission_number
+    token = _token(app, number)
+    forged = token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
+    with pytest.raises(DomainError, match="准考证二维码无效"):
+        call(app, checkin.check_in_token, session_code="S1", token=forged)
+    with pytest.raises(DomainError, match="不是本场次"):
+        call(app, checkin.check_in_token, session_code="S9", token=token)
+
+
+def test_check_in_only_while_open(app, session_s1):
+    call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(1))
+    number = _candidates(app)[0].admission_number
+    with pytest.raises(DomainError, match="检录尚未开始"):
+        call(app, checkin.check_in, admission_number=number)
+
+
+def test_search_by_name_number_or_id_tail(app, session_s1):
+    _ready_for_checkin(app)
+    c = _candidates(app)[0]
+    with app.app_context(), db.transaction() as s:
+        session = sessions.get_session(s, "S1")
+        assert [x.id for x in checkin.search(s, session, c.name)] == [c.id]
+        assert [x.id for x in checkin.search(s, session, c.id_number[-6:])] == [c.id]
+        assert [x.id for x in checkin.search(s, session, c.admission_number)] == [c.id]
+
+
