@@ -48,7 +48,9 @@ def load_private_pem(pem: str, passphrase: str) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(pem.encode(), passphrase.encode())
     except (ValueError, TypeError) as exc:
-        raise KeyLoadError("私钥无法解密：口令错误或文件已损坏 (wrong passphrase or damaged key)") from exc
+        raise KeyLoadError(
+            "私钥无法解密：口令错误或文件已损坏 (wrong passphrase or damaged key)"
+        ) from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyLoadError("不是 Ed25519 私钥 (not an Ed25519 key)")
     return key

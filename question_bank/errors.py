@@ -51,4 +51,6 @@ class BlueprintError(BankError):
 
     def __init__(self, message: str, shortfalls: list[str] | None = None):
         self.shortfalls = list(shortfalls or [])
-        super().__init__(message if not self.shortfalls else message + "\n" + "\n".join(self.shortfalls))
+        super().__init__(
+            message if not self.shortfalls else message + "\n" + "\n".join(self.shortfalls)
+        )

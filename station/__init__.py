@@ -18,9 +18,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     if not app.config.get("SECRET_KEY"):
         # Only before `station init` has written the instance's own secret.
         app.config["SECRET_KEY"] = "uninitialised-instance-not-secret"
-    app.config.setdefault(
-        "DATABASE_PATH", str(station_config.database_path(instance))
-    )
+    app.config.setdefault("DATABASE_PATH", str(station_config.database_path(instance)))
 
     db.init_app(app, db.make_engine(app.config["DATABASE_PATH"]))
 

@@ -20,7 +20,6 @@ from station import create_app, db
 from station.services import audit, backup, banks, keys, users
 from station.services.errors import DomainError
 
-
 # Commands live on this group; create_app() adds them to app.cli, so that both the `station`
 # script and app.test_cli_runner() see them.
 cli = AppGroup("station")
@@ -68,7 +67,9 @@ def init_instance(app, *, station_code: str = "000000", station_name: str = "") 
         done.append(f"database {app.config['DATABASE_PATH']} at revision {after}")
     passphrase = station_config.key_passphrase(app.config)
     if not passphrase:
-        raise DomainError("没有私钥口令：请在实例配置中设置 KEY_PASSPHRASE 或设置 STATION_KEY_PASSPHRASE")
+        raise DomainError(
+            "没有私钥口令：请在实例配置中设置 KEY_PASSPHRASE 或设置 STATION_KEY_PASSPHRASE"
+        )
     with db.transaction() as session:
         key, created = keys.ensure_key(session, actor=cli_actor(), passphrase=passphrase)
         if created:
@@ -150,7 +151,9 @@ def restore_command(file: Path, yes: bool) -> None:
         click.confirm(f"用 {file}（迁移版本 {revision}）替换当前数据库？", abort=True)
     database = Path(current_app.config["DATABASE_PATH"])
     db.engine().dispose()
-    safety = backup.restore_backup(file, database, backup.backup_dir(Path(current_app.instance_path)))
+    safety = backup.restore_backup(
+        file, database, backup.backup_dir(Path(current_app.instance_path))
+    )
     db.upgrade(db.engine())  # an older backup is brought to the current schema
     with db.transaction() as session:
         audit.record(session, actor=cli_actor(), action="backup.restore", subject=file.name,

@@ -76,7 +76,9 @@ def _slot(text: str) -> tuple[str, object, object]:
     try:
         room, start, end = text.split(",")
     except ValueError:
-        raise DomainError(f"实操时段 '{text}' 应写成 考场,开始,结束，如 P1,2026-12-05 13:30,2026-12-05 16:30") from None
+        raise DomainError(
+            f"实操时段 '{text}' 应写成 考场,开始,结束，如 P1,2026-12-05 13:30,2026-12-05 16:30"
+        ) from None
     return (room.strip(), sessions.parse_local_time(start, "实操开始时间"),
             sessions.parse_local_time(end, "实操结束时间"))  # fmt: skip
 
@@ -208,5 +210,3 @@ def tickets_command(code: str, out: Path, candidate: str | None) -> None:
                              site_name=current_app.config["STATION_NAME"])  # fmt: skip
     out.write_bytes(pdf)
     click.echo(f"wrote {out}")
-
-

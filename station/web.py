@@ -31,7 +31,9 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["media_urls"] = media_urls
-    app.jinja_env.globals["current_locale"] = lambda: "zh_CN" if get_locale().language == "zh" else "en"
+    app.jinja_env.globals["current_locale"] = lambda: (
+        "zh_CN" if get_locale().language == "zh" else "en"
+    )
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):

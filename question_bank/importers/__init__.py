@@ -107,7 +107,7 @@ def _detect_zip(filename: str, data: bytes) -> str:
         raise _unknown(filename, "文件以 ZIP 开头但已损坏，无法打开") from None
     if "manifest.json" in names:
         return "package"
-    if "imsmanifest.xml" in names:
+    if qti_manifest(names) is not None:
         return "qti"
     if (
         "xl/workbook.xml" in names
@@ -122,6 +122,15 @@ def _detect_zip(filename: str, data: bytes) -> str:
         "ZIP 文件中既没有 manifest.json（题库包）、imsmanifest.xml（QTI 内容包），"
         "也不是 XLSX 工作簿",
     )
+
+
+def qti_manifest(names) -> str | None:
+    """Where a QTI content package keeps ``imsmanifest.xml``: at the root, or in the one folder
+    the whole package was zipped from."""
+    if "imsmanifest.xml" in names:
+        return "imsmanifest.xml"
+    nested = [n for n in names if n.count("/") == 1 and n.endswith("/imsmanifest.xml")]
+    return nested[0] if len(nested) == 1 else None
 
 
 def _unknown(filename: str, why: str) -> BankImportError:
@@ -219,9 +228,42 @@ def namespace(tag: str) -> str:
     return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
 
 
+_DECLARED = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+_EXPAT_ENCODINGS = {
+    "utf-8",
+    "utf8",
+    "utf-16",
+    "utf16",
+    "us-ascii",
+    "ascii",
+    "iso-8859-1",
+    "latin-1",
+}
+
+
+def _to_utf8(filename: str, data: bytes) -> bytes:
+    """Expat reads no multi-byte encoding but UTF-8/16: re-encode GBK, GB18030, Big5 ... XML."""
+    declared = _DECLARED.match(data)
+    if declared is None or declared.group(1).decode().lower() in _EXPAT_ENCODINGS:
+        return data
+    try:
+        text = data.decode(declared.group(1).decode())
+    except (LookupError, UnicodeDecodeError):
+        raise BankImportError(
+            [
+                Problem(
+                    filename, f"XML 声明的编码 {declared.group(1).decode()} 无法识别或与内容不符", 1
+                )
+            ]
+        ) from None
+    start, end = declared.span(1)  # the declaration is ASCII: byte and character offsets agree
+    return (text[:start] + "UTF-8" + text[end:]).encode()
+
+
 def parse_xml(filename: str, data: bytes) -> tuple[Element, dict[Element, int]]:
     """Parse with defusedxml (no entity expansion, no external resources) and return the root
     and each element's source line."""
+    data = _to_utf8(filename, data)
     try:
         root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except ParseError as exc:
@@ -247,11 +289,16 @@ def parse_xml(filename: str, data: bytes) -> tuple[Element, dict[Element, int]]:
 # --- zip -----------------------------------------------------------------------------------------
 
 
-def read_zip(filename: str, data: bytes) -> dict[str, bytes]:
-    """Every file entry's bytes by name, refusing unsafe names, encryption and zip bombs."""
+def _fail(filename: str, message: str) -> BankImportError:
+    return BankImportError([Problem(filename, message)])
+
+
+def check_zip(filename: str, data: bytes) -> zipfile.ZipFile:
+    """The opened zip, once its entry count, sizes and compression ratios are reasonable and
+    nothing is password-protected (nothing is decompressed here)."""
 
     def fail(message: str) -> BankImportError:
-        return BankImportError([Problem(filename, message)])
+        return _fail(filename, message)
 
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -271,8 +318,18 @@ def read_zip(filename: str, data: bytes) -> dict[str, bytes]:
             raise fail(f"ZIP 中的 {info.filename} 压缩比异常，疑似压缩炸弹，已拒绝")
         if info.flag_bits & 0x1:
             raise fail(f"ZIP 中的 {info.filename} 设有密码，无法读取")
+    return zf
+
+
+def read_zip(filename: str, data: bytes) -> dict[str, bytes]:
+    """Every file entry's bytes by name, refusing unsafe names, encryption and zip bombs."""
+
+    def fail(message: str) -> BankImportError:
+        return _fail(filename, message)
+
+    zf = check_zip(filename, data)
     files: dict[str, bytes] = {}
-    for info in infos:
+    for info in zf.infolist():
         if info.is_dir():
             continue
         name = posixpath.normpath(info.filename.replace("\\", "/"))

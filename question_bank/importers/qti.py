@@ -23,6 +23,7 @@ from question_bank.importers import (
     local_name,
     namespace,
     parse_xml,
+    qti_manifest,
     read_zip,
 )
 from question_bank.items import OPTION_KEYS, BankContent, Item, ItemType, Option
@@ -63,66 +64,50 @@ def import_qti(filename: str, data: bytes) -> BankContent:
 
 def _package(filename: str, data: bytes) -> BankContent:
     files = read_zip(filename, data)
-    if "imsmanifest.xml" not in files:
+    manifest_path = qti_manifest(files)
+    if manifest_path is None:
         raise BankImportError([Problem(filename, "不是 QTI 内容包：根目录下没有 imsmanifest.xml")])
-    manifest, manifest_lines = parse_xml(f"{filename}/imsmanifest.xml", files["imsmanifest.xml"])
+    manifest_name = f"{filename}/{manifest_path}"
+    manifest, manifest_lines = parse_xml(manifest_name, files[manifest_path])
     problems: list[Problem] = []
     items: list[Item] = []
-    item_lines: dict[int, int] = {}
     media: dict[str, bytes] = {}
     for resources in (el for el in manifest.iter() if local_name(el.tag) == "resources"):
-        base = resources.get(_XML_BASE) or ""
+        base = posixpath.join(posixpath.dirname(manifest_path), resources.get(_XML_BASE) or "")
         for res in (el for el in resources if local_name(el.tag) == "resource"):
-            kind = (res.get("type") or "").strip()
-            where = Problem(f"{filename}/imsmanifest.xml", "", manifest_lines.get(res), "resource")
+            kind, name = (res.get("type") or "").strip(), res.get("identifier")
+            line = manifest_lines.get(res)
             if kind.startswith("imsqti_test") or not kind.startswith("imsqti"):
                 continue  # tests (sections, ordering) and plain web content carry no items
-            if kind not in ITEM_TYPES:
-                problems.append(
-                    _at(
-                        where,
-                        f"资源 {res.get('identifier')} 的类型 {kind} 不支持（仅支持 QTI 2.1/2.2 试题）",
-                    )
-                )
-                continue
             href = unquote(res.get("href") or "")
             path = posixpath.normpath(posixpath.join(base, res.get(_XML_BASE) or "", href))
-            if not href or path not in files:
-                problems.append(
-                    _at(where, f"资源 {res.get('identifier')} 的文件 '{href}' 不在内容包中")
-                )
+            if kind not in ITEM_TYPES:
+                why = f"资源 {name} 的类型 {kind} 不支持（仅支持 QTI 2.1/2.2 试题）"
+            elif not href or path not in files:
+                why = f"资源 {name} 的文件 '{href}' 不在内容包中"
+            else:
+                try:
+                    items.append(_member(f"{filename}/{path}", files, path, media))
+                except BankImportError as exc:
+                    problems.extend(exc.problems)
                 continue
-            member = f"{filename}/{path}"
-            try:
-                root, lines = parse_xml(member, files[path])
-                if local_name(root.tag) != "assessmentItem":
-                    raise BankImportError(
-                        [
-                            Problem(
-                                member,
-                                f"根元素是 <{local_name(root.tag)}>，应为 <assessmentItem>",
-                                1,
-                            )
-                        ]
-                    )
-                item = _convert(member, root, lines, files, posixpath.dirname(path), media)
-            except BankImportError as exc:
-                problems.extend(exc.problems)
-                continue
-            item_lines[len(items)] = None
-            items.append(item)
+            problems.append(Problem(manifest_name, why, line, "resource"))
     if not items and not problems:
         problems.append(
             Problem(filename, "内容包中没有 QTI 2.1/2.2 试题（imsqti_item_xmlv2p1/v2p2 资源）")
         )
-    check_unique_uids(items, problems, filename, item_lines)
+    check_unique_uids(items, problems, filename, {})
     if problems:
         raise BankImportError(problems)
     return BankContent(items=items, media=media, format="qti")
 
 
-def _at(where: Problem, message: str) -> Problem:
-    return Problem(where.file, message, where.line, where.field)
+def _member(member: str, files: dict[str, bytes], path: str, media: dict[str, bytes]) -> Item:
+    root, lines = parse_xml(member, files[path])
+    if local_name(root.tag) != "assessmentItem":
+        why = f"根元素是 <{local_name(root.tag)}>，应为 <assessmentItem>"
+        raise BankImportError([Problem(member, why, 1)])
+    return _convert(member, root, lines, files, posixpath.dirname(path), media)
 
 
 def _convert(filename: str, root: Element, lines: dict, files: dict | None, base: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from question_bank.blueprint import (
     validate_blueprint,
 )
 from question_bank.errors import BankImportError, Problem
+from question_bank.importers import check_zip
 from question_bank.items import (
     OPTION_KEYS,
     BankContent,
@@ -130,7 +132,7 @@ class _Row:
             value = float(str(raw).strip()) if not isinstance(raw, int | float) else float(raw)
         except ValueError:
             value = None
-        bad = value is None or value != value or (integer and not value.is_integer())
+        bad = value is None or not math.isfinite(value) or (integer and not value.is_integer())
         if bad or (low is not None and value < low) or (high is not None and value > high):
             what = "整数" if integer else "数字"
             bounds = (
@@ -158,6 +160,7 @@ _IMPORTANCE = {i.value: i for i in Importance}
 class _Reader:
     def __init__(self, filename: str, data: bytes):
         self.filename, self.problems = filename, []
+        check_zip(filename, data)  # an .xlsx is a zip: refuse zip bombs before openpyxl reads it
         try:
             from openpyxl import load_workbook
 

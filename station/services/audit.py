@@ -38,9 +38,11 @@ def record(db: Session, *, actor: str, action: str, subject: str = "", reason: s
     """Append an entry in the caller's transaction."""
     # Taking the head with an UPDATE first gets SQLite's write lock before we read it, so two
     # writers can never chain onto the same tip.
-    row = db.connection().execute(
-        text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-    ).one()
+    row = (
+        db.connection()
+        .execute(text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"))
+        .one()
+    )
     seq, prev_hash = row
     at = utcnow()
     data = json.loads(json.dumps(data or {}, ensure_ascii=False, default=str))

@@ -104,7 +104,8 @@ def import_bank(db: Session, *, actor: str, filename: str, data: bytes,
     wanted = str(content.meta.get("version") or "")
     if wanted and _version(db, bank, wanted) is not None:
         raise BankImportFailed(
-            f"{filename} 无法导入", [f"题库 {code} 的版本 {wanted} 已存在，且内容不同；请提高版本号"]
+            f"{filename} 无法导入",
+            [f"题库 {code} 的版本 {wanted} 已存在，且内容不同；请提高版本号"],
         )
     version = wanted or str(_next_number(db, bank))
     row = BankVersion(bank_id=bank.id, version=version, source_format=fmt,
@@ -264,7 +265,9 @@ def _version(db: Session, bank: Bank, version: str) -> BankVersion | None:
 
 def _latest_version(db: Session, bank: Bank) -> BankVersion | None:
     return db.exec(
-        select(BankVersion).where(BankVersion.bank_id == bank.id).order_by(col(BankVersion.id).desc())
+        select(BankVersion)
+        .where(BankVersion.bank_id == bank.id)
+        .order_by(col(BankVersion.id).desc())
     ).first()
 
 

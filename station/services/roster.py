@@ -16,7 +16,9 @@ def import_roster(db: Session, *, actor: str, session_code: str, filename: str,
     """Add every candidate in the file to the session, or none of them."""
     session = sessions.get_session(db, session_code)
     if session.state not in sessions.EDITABLE:
-        raise DomainError(f"场次 {session.code} 已“{sessions.STATE_LABELS[session.state]}”，不能再导入考生")
+        raise DomainError(
+            f"场次 {session.code} 已“{sessions.STATE_LABELS[session.state]}”，不能再导入考生"
+        )
     try:
         roster = parse_roster(filename, data)
     except RosterError as exc:
@@ -29,13 +31,17 @@ def import_roster(db: Session, *, actor: str, session_code: str, filename: str,
         if other is not None:
             problems.append(f"{filename} 第{row.line}行 证件号码: 与本场次已有考生 {other.name}"
                             f"（准考证号 {other.admission_number}）重复")  # fmt: skip
-    wanted_numbers = [r.admission_number for r in roster.rows if getattr(r, "admission_number", None)]
+    wanted_numbers = [
+        r.admission_number for r in roster.rows if getattr(r, "admission_number", None)
+    ]
     if wanted_numbers:
         taken = set(db.exec(select(Candidate.admission_number)
                             .where(Candidate.admission_number.in_(wanted_numbers))).all())  # fmt: skip
         for row in roster.rows:
             if getattr(row, "admission_number", None) in taken:
-                problems.append(f"{filename} 第{row.line}行 准考证号: {row.admission_number} 已被使用")
+                problems.append(
+                    f"{filename} 第{row.line}行 准考证号: {row.admission_number} 已被使用"
+                )
     seats = free_seats(db, session)
     if len(roster.rows) > len(seats):
         problems.append(f"场次 {session.code} 理论考场共 {sessions.capacity(db, session)} 个座位，"
@@ -83,7 +89,9 @@ def move_seat(db: Session, *, actor: str, admission_number: str, room: str, seat
     candidate = get_candidate(db, admission_number)
     session = db.get(ExamSession, candidate.session_id)
     if session.state not in sessions.EDITABLE:
-        raise DomainError(f"场次 {session.code} 已“{sessions.STATE_LABELS[session.state]}”，不能再调整座位")
+        raise DomainError(
+            f"场次 {session.code} 已“{sessions.STATE_LABELS[session.state]}”，不能再调整座位"
+        )
     rooms = {r.code: r for r in sessions.theory_rooms(db, session)}
     if room not in rooms:
         raise DomainError(f"考场 {room} 不属于场次 {session.code}（可选：{'、'.join(rooms)}）")
@@ -94,7 +102,9 @@ def move_seat(db: Session, *, actor: str, admission_number: str, room: str, seat
                                                Candidate.room_id == target.id,
                                                Candidate.seat == seat)).first()  # fmt: skip
     if occupant is not None and occupant.id != candidate.id:
-        raise DomainError(f"考场 {room} 第 {seat} 座已安排给 {occupant.name}（{occupant.admission_number}）")
+        raise DomainError(
+            f"考场 {room} 第 {seat} 座已安排给 {occupant.name}（{occupant.admission_number}）"
+        )
     before = (candidate.room_id, candidate.seat)
     candidate.room_id, candidate.seat = target.id, seat
     db.add(candidate)
@@ -105,7 +115,9 @@ def move_seat(db: Session, *, actor: str, admission_number: str, room: str, seat
 
 
 def get_candidate(db: Session, admission_number: str) -> Candidate:
-    candidate = db.exec(select(Candidate).where(Candidate.admission_number == admission_number)).first()
+    candidate = db.exec(
+        select(Candidate).where(Candidate.admission_number == admission_number)
+    ).first()
     if candidate is None:
         raise NotFound(f"准考证号 '{admission_number}' 不存在")
     return candidate

@@ -62,7 +62,9 @@ def parse_local_time(text: str, what: str = "时间") -> datetime:
         except ValueError:
             continue
         return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
-    raise DomainError(f"{what} '{text}' 无效：格式应为 YYYY-MM-DD HH:MM（北京时间），且为真实存在的日期")
+    raise DomainError(
+        f"{what} '{text}' 无效：格式应为 YYYY-MM-DD HH:MM（北京时间），且为真实存在的日期"
+    )
 
 
 def local(dt: datetime) -> str:
@@ -96,10 +98,14 @@ def create_session(db: Session, *, actor: str, plan: SessionPlan,
         problems.append(f"场次编号 {code} 已存在")
     programme = _lookup(problems, site.get_programme, db, plan.programme)
     if programme and plan.level not in programme.level_list:
-        problems.append(f"等级 '{plan.level}' 不属于证书项目 {programme.code}（可选：{'、'.join(programme.level_list)}）")
+        problems.append(
+            f"等级 '{plan.level}' 不属于证书项目 {programme.code}（可选：{'、'.join(programme.level_list)}）"
+        )
     version, blueprint = _bank_version(db, plan, problems)
     if plan.theory_minutes < MIN_THEORY_MINUTES:
-        problems.append(f"理论考试时长不少于 {MIN_THEORY_MINUTES} 分钟，而不是 {plan.theory_minutes} 分钟")
+        problems.append(
+            f"理论考试时长不少于 {MIN_THEORY_MINUTES} 分钟，而不是 {plan.theory_minutes} 分钟"
+        )
     if plan.theory_start <= now:
         problems.append(f"理论考试开始时间 {local(plan.theory_start)} 已过")
     theory_end = plan.theory_start + timedelta(minutes=plan.theory_minutes)
@@ -180,7 +186,9 @@ def _room_bookings(db: Session, plan: SessionPlan, theory_end: datetime,
             continue
         for other, o_start, o_end in bookings:
             if other.id == room.id and start < o_end and o_start < end:
-                problems.append(f"考场 {code} 在本场次内的时段 {local(start)} 与 {local(o_start)} 重叠")
+                problems.append(
+                    f"考场 {code} 在本场次内的时段 {local(start)} 与 {local(o_start)} 重叠"
+                )
         clash = _overlapping_booking(db, room.id, start, end)
         if clash is not None:
             other_session, o_start, o_end = clash
@@ -305,7 +313,9 @@ def assign(db: Session, *, actor: str, session_code: str, username: str, role: s
     try:
         assignment_role = AssignmentRole(role)
     except ValueError:
-        raise DomainError(f"未知职责 '{role}'，可选：{', '.join(r.value for r in AssignmentRole)}") from None
+        raise DomainError(
+            f"未知职责 '{role}'，可选：{', '.join(r.value for r in AssignmentRole)}"
+        ) from None
     problems = []
     label = ASSIGNMENT_LABELS[assignment_role]
     if not user.active:
@@ -318,12 +328,16 @@ def assign(db: Session, *, actor: str, session_code: str, username: str, role: s
     if assignment_role == AssignmentRole.INVIGILATOR:
         rooms = {r.code: r for r in theory_rooms(db, session)}
         if room not in rooms:
-            problems.append(f"监考须指定本场次的理论考场（{'、'.join(rooms) or '无'}），而不是 '{room or ''}'")
+            problems.append(
+                f"监考须指定本场次的理论考场（{'、'.join(rooms) or '无'}），而不是 '{room or ''}'"
+            )
         else:
             room_id = rooms[room].id
     problems += _double_booking(db, user, session, assignment_role)
     if problems:
-        raise DomainError(f"不能安排 {user.display_name} 担任场次 {session.code} 的{label}", problems)
+        raise DomainError(
+            f"不能安排 {user.display_name} 担任场次 {session.code} 的{label}", problems
+        )
     row = Assignment(session_id=session.id, user_id=user.id, role=assignment_role, room_id=room_id)
     db.add(row)
     db.flush()
@@ -348,12 +362,16 @@ def unassign(db: Session, *, actor: str, session_code: str, assignment_id: int) 
 def _qualification_problems(db: Session, user: StaffUser, session: ExamSession) -> list[str]:
     programme = db.get(site.Programme, session.programme_id)
     exam_day = session.theory_start.astimezone(SHANGHAI).date()
-    rows = db.exec(select(ExaminerQualification).where(ExaminerQualification.user_id == user.id)).all()
+    rows = db.exec(
+        select(ExaminerQualification).where(ExaminerQualification.user_id == user.id)
+    ).all()
     for q in rows:
         if q.programme_code == programme.code and session.level in q.levels.split(","):
             if q.valid_until is None or q.valid_until >= exam_day:
                 return []
-            return [f"{user.display_name} 的考评员证 {q.certificate_number} 已于 {q.valid_until} 过期"]
+            return [
+                f"{user.display_name} 的考评员证 {q.certificate_number} 已于 {q.valid_until} 过期"
+            ]
     return [f"{user.display_name} 没有 {programme.name}（{session.level}）的考评员资格"]
 
 
@@ -369,7 +387,9 @@ def _double_booking(db: Session, user: StaffUser, session: ExamSession,
     for assignment, other in rows:
         if other.id == session.id:
             if assignment.role == role:
-                problems.append(f"{user.display_name} 已在本场次担任{ASSIGNMENT_LABELS[assignment.role]}")
+                problems.append(
+                    f"{user.display_name} 已在本场次担任{ASSIGNMENT_LABELS[assignment.role]}"
+                )
             continue
         o_start, o_end = span(db, other)
         if start < o_end and o_start < end:
@@ -378,7 +398,9 @@ def _double_booking(db: Session, user: StaffUser, session: ExamSession,
     return problems
 
 
-def assignments(db: Session, session: ExamSession) -> list[tuple[Assignment, StaffUser, Room | None]]:
+def assignments(
+    db: Session, session: ExamSession
+) -> list[tuple[Assignment, StaffUser, Room | None]]:
     rows = db.exec(
         select(Assignment, StaffUser)
         .join(StaffUser, StaffUser.id == Assignment.user_id)
@@ -391,7 +413,9 @@ def assignments(db: Session, session: ExamSession) -> list[tuple[Assignment, Sta
 def flag_related(db: Session, *, actor: str, username: str, admission_number: str,
                  reason: str) -> Recusal:  # fmt: skip
     user = _user(db, username)
-    candidate = db.exec(select(Candidate).where(Candidate.admission_number == admission_number)).first()
+    candidate = db.exec(
+        select(Candidate).where(Candidate.admission_number == admission_number)
+    ).first()
     if candidate is None:
         raise NotFound(f"准考证号 '{admission_number}' 不存在")
     if not reason.strip():

@@ -24,7 +24,9 @@ def init_command() -> None:
     db.upgrade(engine)
     after = db.current_revision(engine)
     url = engine.url.render_as_string(hide_password=True)
-    click.echo(f"registry database {url} at revision {after}" + ("" if before != after else " (unchanged)"))
+    click.echo(
+        f"registry database {url} at revision {after}" + ("" if before != after else " (unchanged)")
+    )
 
 
 @cli.command("run")

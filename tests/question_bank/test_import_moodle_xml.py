@@ -149,3 +149,13 @@ def test_garbled_and_truncated_moodle_xml_never_crashes():
             import_moodle_xml("fuzz.xml", data)
         except BankImportError as exc:
             assert exc.problems and all(p.message for p in exc.problems)
+
+
+def test_xml_declared_as_gbk_is_read():
+    data = (
+        (DATA / "moodle_good.xml")
+        .read_text(encoding="utf-8")
+        .replace('encoding="UTF-8"', 'encoding="GBK"')
+    )
+    content = import_moodle_xml("gbk.xml", data.encode("gbk"))
+    assert content.items[0].title == "示教模式"

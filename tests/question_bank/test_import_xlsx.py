@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,14 @@ def test_garbled_and_truncated_xlsx_never_crashes():
             import_xlsx("fuzz.xlsx", data)
         except BankImportError as exc:
             assert exc.problems and all(p.message for p in exc.problems)
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", b"<workbook>" + b" " * (8 * 1024 * 1024) + b"</workbook>")
+    assert detect_format("bomb.xlsx", out.getvalue()) == "xlsx"
+    assert _problems(out.getvalue()) == [
+        "bank.xlsx: ZIP 中的 xl/workbook.xml 压缩比异常，疑似压缩炸弹，已拒绝"
+    ]

@@ -18,7 +18,9 @@ def resident_id(n: int, *, male: bool = True, region: str = "110105",
     return first17 + check_character(first17)
 
 
-def roster_rows(count: int, *, start: int = 1, organisation: str = "示例职业学校") -> list[list[str]]:
+def roster_rows(
+    count: int, *, start: int = 1, organisation: str = "示例职业学校"
+) -> list[list[str]]:
     rows = []
     for i in range(start, start + count):
         male = i % 2 == 1

@@ -40,12 +40,13 @@ def test_fresh_chain_verifies(app):
 
 def test_database_refuses_updates_and_deletes(app):
     _append(app, 1)
-    with app.app_context(), db.transaction() as s:
-        with pytest.raises(DBAPIError, match="append-only"):
-            s.connection().exec_driver_sql("UPDATE audit_entry SET reason = 'x'")
-    with app.app_context(), db.transaction() as s:
-        with pytest.raises(DBAPIError, match="append-only"):
-            s.connection().exec_driver_sql("DELETE FROM audit_entry")
+    for statement in ("UPDATE audit_entry SET reason = 'x'", "DELETE FROM audit_entry"):
+        with (
+            app.app_context(),
+            db.transaction() as s,
+            pytest.raises(DBAPIError, match="append-only"),
+        ):
+            s.connection().exec_driver_sql(statement)
 
 
 def test_edited_entry_is_detected(app):
@@ -109,9 +110,8 @@ def test_cli_verify_exit_status(app, runner):
 
 
 def test_rolled_back_transaction_leaves_no_entry_and_no_gap(app):
-    with app.app_context():
-        with pytest.raises(RuntimeError), db.transaction() as s:
-            audit.record(s, actor="x", action="will.rollback")
-            raise RuntimeError("boom")
+    with app.app_context(), pytest.raises(RuntimeError), db.transaction() as s:
+        audit.record(s, actor="x", action="will.rollback")
+        raise RuntimeError("boom")
     _append(app, 1)
     assert _verify(app).ok

@@ -8,7 +8,6 @@ import pytest
 from sqlmodel import func, select
 
 from question_bank import package, signing
-from station import db
 from station.demo.seed import load_content
 from station.models import AuditEntry, Bank, BankItem, BankVersion
 from station.services import banks
@@ -64,7 +63,9 @@ def test_changed_file_becomes_a_new_version_and_the_old_is_kept(session):
 
 
 def test_bank_defaults_to_the_file_name(session):
-    summary = banks.import_bank(session, actor="t", filename="robot-safety.gift", data=GIFT.encode())
+    summary = banks.import_bank(
+        session, actor="t", filename="robot-safety.gift", data=GIFT.encode()
+    )
     assert summary.bank == "robot-safety"
 
 
@@ -105,7 +106,7 @@ def test_untrusted_or_tampered_package_is_refused(session, issuer):
         for info in src.infolist():
             body = src.read(info)
             if info.filename == "content.json":
-                body = body.replace("250".encode(), "500".encode(), 1)
+                body = body.replace(b"250", b"500", 1)
             dst.writestr(info, body)
     with pytest.raises(BankImportFailed):
         banks.import_bank(session, actor="t", filename="p.zip", data=out.getvalue())
@@ -151,7 +152,10 @@ def test_assembly_from_the_station_meets_the_blueprint(session, issuer):
     banks.import_bank(session, actor="t", filename="p.zip", data=_demo_package(issuer)[0])
     form = banks.assemble(session, bank_code="IRAP-M", blueprint=None, seed=7)
     assert form.total_points == 100
-    assert banks.assemble(session, bank_code="IRAP-M", blueprint=None, seed=7).to_dict() == form.to_dict()
+    assert (
+        banks.assemble(session, bank_code="IRAP-M", blueprint=None, seed=7).to_dict()
+        == form.to_dict()
+    )
 
 
 def test_cli_import_list_assemble(app, runner, tmp_path):

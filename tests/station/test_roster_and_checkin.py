@@ -29,7 +29,9 @@ def _candidates(app, code="S1"):
 
 
 def test_roster_import_allocates_seats_and_admission_numbers(app, session_s1):
-    added = call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(35))
+    added = call(
+        app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(35)
+    )
     assert len(added) == 35
     people = _candidates(app)
     assert [c.admission_number for c in people][:2] == ["S10001", "S10002"]
@@ -139,7 +141,9 @@ def test_check_in_by_ticket_late_arrival_and_absentees(app, session_s1):
     on_time = call(app, checkin.check_in_token, session_code="S1",
                    token=_token(app, first.admission_number), now=START - timedelta(minutes=10))  # fmt: skip
     assert on_time.candidate.status == CandidateStatus.PRESENT and not on_time.candidate.late
-    again = call(app, checkin.check_in_token, session_code="S1", token=_token(app, first.admission_number))
+    again = call(
+        app, checkin.check_in_token, session_code="S1", token=_token(app, first.admission_number)
+    )
     assert again.already
     late = call(app, checkin.check_in, admission_number=second.admission_number,
                 now=START + timedelta(minutes=5))  # fmt: skip
@@ -150,7 +154,10 @@ def test_check_in_by_ticket_late_arrival_and_absentees(app, session_s1):
     assert {c.admission_number for c in absent} == {third.admission_number, fourth.admission_number}
     with app.app_context(), db.transaction() as s:
         counts = checkin.room_counts(s, sessions.get_session(s, "S1"))
-    assert [(c.room, c.present, c.late, c.absent) for c in counts] == [("T1", 2, 1, 2), ("T2", 0, 0, 0)]
+    assert [(c.room, c.present, c.late, c.absent) for c in counts] == [
+        ("T1", 2, 1, 2),
+        ("T2", 0, 0, 0),
+    ]
 
 
 def test_forged_or_foreign_tickets_are_refused(app, session_s1):
@@ -179,5 +186,3 @@ def test_search_by_name_number_or_id_tail(app, session_s1):
         assert [x.id for x in checkin.search(s, session, c.name)] == [c.id]
         assert [x.id for x in checkin.search(s, session, c.id_number[-6:])] == [c.id]
         assert [x.id for x in checkin.search(s, session, c.admission_number)] == [c.id]
-
-

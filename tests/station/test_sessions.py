@@ -16,7 +16,9 @@ from tests.station.rosters import roster_csv
 START = datetime(2030, 12, 5, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 
 
-def plan(code="S1", rooms=("T1",), start=START, minutes=90, slots=None, **kw) -> sessions.SessionPlan:
+def plan(
+    code="S1", rooms=("T1",), start=START, minutes=90, slots=None, **kw
+) -> sessions.SessionPlan:
     if slots is None:
         slots = [("P1", start + timedelta(hours=4), start + timedelta(hours=7))]
     return sessions.SessionPlan(code=code, title="工业机器人应用编程（中级）第一批", programme="IRAP",
@@ -32,7 +34,9 @@ def create(app, p):
 
 def assign(app, code, user, role, room=None):
     with app.app_context(), db.transaction() as s:
-        return sessions.assign(s, actor="admin", session_code=code, username=user, role=role, room=room)
+        return sessions.assign(
+            s, actor="admin", session_code=code, username=user, role=role, room=room
+        )
 
 
 def call(app, fn, **kwargs):
@@ -43,12 +47,16 @@ def call(app, fn, **kwargs):
 # --- pure rules --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("candidates", "needed"), [(0, 2), (15, 2), (30, 2), (31, 3), (45, 3), (46, 4)])
+@pytest.mark.parametrize(
+    ("candidates", "needed"), [(0, 2), (15, 2), (30, 2), (31, 3), (45, 3), (46, 4)]
+)
 def test_theory_needs_one_invigilator_per_15_and_at_least_two(candidates, needed):
     assert staffing.required_invigilators(candidates) == needed
 
 
-@pytest.mark.parametrize(("candidates", "needed"), [(1, 3), (15, 3), (16, 5), (20, 5), (21, 5), (26, 7), (30, 7)])
+@pytest.mark.parametrize(
+    ("candidates", "needed"), [(1, 3), (15, 3), (16, 5), (20, 5), (21, 5), (26, 7), (30, 7)]
+)
 def test_practical_panel_is_odd_at_least_three_and_one_per_five(candidates, needed):
     assert staffing.required_examiners(candidates) == needed
     assert needed % 2 == 1

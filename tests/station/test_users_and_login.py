@@ -83,7 +83,9 @@ def test_forms_without_csrf_token_are_refused(csrf_app, create_user):
         with db.transaction() as s:
             users.add_user(s, actor="t", username="admin", display_name="A",
                            password="correct-horse-9", roles=["admin"])  # fmt: skip
-    refused = client.post("/console/login", data={"username": "admin", "password": "correct-horse-9"})
+    refused = client.post(
+        "/console/login", data={"username": "admin", "password": "correct-horse-9"}
+    )
     assert refused.status_code == 400
     page = client.get("/console/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

@@ -35,5 +35,3 @@ def registry_app(registry_url, tmp_path):
                      instance_path=str(tmp_path / "registry-instance"))  # fmt: skip
     yield app
     app.extensions["registry_engine"].dispose()
-
-

@@ -15,7 +15,10 @@ def audit_view():
     page = max(request.args.get("page", 1, type=int), 1)
     total = session.exec(select(func.count()).select_from(AuditEntry)).one()
     entries = session.exec(
-        select(AuditEntry).order_by(col(AuditEntry.seq).desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+        select(AuditEntry)
+        .order_by(col(AuditEntry.seq).desc())
+        .offset((page - 1) * PER_PAGE)
+        .limit(PER_PAGE)
     ).all()
     report = audit.verify(session) if request.args.get("verify") else None
     return render_template("console/audit.html", entries=entries, report=report, page=page,

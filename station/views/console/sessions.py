@@ -34,7 +34,9 @@ def session_list():
     s = db.get_session()
     filters = {k: request.args.get(k, "").strip() for k in ("state", "programme", "from", "to")}
     try:
-        date_from = sessions.parse_local_time(filters["from"] + " 00:00") if filters["from"] else None
+        date_from = (
+            sessions.parse_local_time(filters["from"] + " 00:00") if filters["from"] else None
+        )
         date_to = (sessions.parse_local_time(filters["to"] + " 00:00") + timedelta(days=1)
                    if filters["to"] else None)  # fmt: skip
         rows = sessions.list_sessions(s, state=filters["state"], programme=filters["programme"],
@@ -219,5 +221,6 @@ def candidate_photo(admission_number: str):
     if not candidate.photo:
         abort(404)
     mimetype = "image/png" if candidate.photo[:4] == b"\x89PNG" else "image/jpeg"
-    return Response(candidate.photo, mimetype=mimetype, headers={"Cache-Control": "private, max-age=300"})
-
+    return Response(
+        candidate.photo, mimetype=mimetype, headers={"Cache-Control": "private, max-age=300"}
+    )
