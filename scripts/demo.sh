@@ -23,7 +23,7 @@ cat <<MSG
   SkillCert demo
   --------------
   station console:  http://localhost:${station_port}/console/
-      logins:       admin / Demo@2026 (station admin); examiner1, examiner2, examiner3,
+      logins:       admin / Demo@2026 (station admin); examiner1 … examiner4,
                     chief (chief examiner), supervisor — all with password Demo@2026
   registry:         http://localhost:${registry_port}/   (operator / Demo@2026)
   instance data:    $PWD/demo-instance

@@ -171,6 +171,11 @@ def describe(title: str | None, stem_html: str = "", stem_text: str = "", limit:
     return f"“{text[:limit]}…”" if len(text) > limit else f"“{text}”"
 
 
+def blank_html(text: str) -> bool:
+    """Whether sanitised HTML shows nothing: no text and no image."""
+    return not html_to_text(text) and "<img" not in text
+
+
 def join_html(parts: list[str]) -> str:
     """Sanitised HTML fragments joined into one explanation (empty ones left out)."""
     parts = [p for p in parts if p]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from question_bank.errors import BankImportError, Problem
 from question_bank.importers import (
+    blank_html,
     category_tag,
     check_unique_uids,
     decode_text,
@@ -411,7 +412,7 @@ def to_item(q: GiftQuestion) -> Item:
             f"试题 {name} 的答案嵌在题干中间（填空式），不支持；请把答案区 {{…}} 移到题干末尾"
         )
     stem = _html(q.stem)
-    if not html_to_text(stem) and "<img" not in stem:
+    if blank_html(stem):
         raise ValueError(f"试题 {name} 的题干为空")
     explanation = [_html(q.global_feedback)]
     tags = [category_tag(q.category)] if q.category and category_tag(q.category) else []
@@ -436,6 +437,8 @@ def to_item(q: GiftQuestion) -> Item:
         if c.weight is not None and not -100 <= c.weight <= 100:
             raise ValueError(f"试题 {name} 选项{key}的权重 {c.weight:g}% 超出 -100%～100%")
         options.append(Option(key, _html(c.text), c.weight))
+        if blank_html(options[-1].text):
+            raise ValueError(f"试题 {name} 选项{key}的内容为空")
         if c.feedback:
             explanation.append(f"<p>{key}：{_html(c.feedback)}</p>")
     item_type, answer = _answer(name, choices)

@@ -16,6 +16,7 @@ from xml.etree.ElementTree import Element, tostring
 
 from question_bank.errors import BankImportError, Problem
 from question_bank.importers import (
+    blank_html,
     category_tag,
     check_unique_uids,
     describe,
@@ -144,7 +145,7 @@ def _item(node: Element, qtype: str, category: str, media: dict[str, bytes]) -> 
         )
     local_media: dict[str, bytes] = dict(media)
     stem = _rich(node, "questiontext", files, local_media, who)
-    if not html_to_text(stem) and "<img" not in stem:
+    if blank_html(stem):
         raise _Refused(f"试题 {who} 的题干为空")
     explanation = [_rich(node, "generalfeedback", files, local_media, who)]
     answers = []
@@ -205,7 +206,7 @@ def _choice(node: Element, who: str, answers, explanation: list[str], common: di
     for key, (fraction, text, feedback) in zip(OPTION_KEYS, answers, strict=False):
         if not -100 <= fraction <= 100:
             raise _Refused(f"试题 {who} 选项{key}的 fraction {fraction:g} 超出 -100～100")
-        if not html_to_text(text) and "<img" not in text:
+        if blank_html(text):
             raise _Refused(f"试题 {who} 选项{key}的内容为空")
         partial = fraction not in (0, 100) if single else fraction != 0
         options.append(Option(key, text, fraction if partial else None))

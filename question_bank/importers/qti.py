@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element
 from question_bank.errors import BankImportError, Problem
 from question_bank.importers import (
     QTI_NAMESPACES,
+    blank_html,
     check_unique_uids,
     join_html,
     local_name,
@@ -68,12 +69,14 @@ def _package(filename: str, data: bytes) -> BankContent:
     if manifest_path is None:
         raise BankImportError([Problem(filename, "不是 QTI 内容包：根目录下没有 imsmanifest.xml")])
     manifest_name = f"{filename}/{manifest_path}"
-    manifest, manifest_lines = parse_xml(manifest_name, files[manifest_path])
+    folder = manifest_path[: -len("imsmanifest.xml")]  # "" or the one folder that was zipped
+    files = {name[len(folder) :]: body for name, body in files.items() if name.startswith(folder)}
+    manifest, manifest_lines = parse_xml(manifest_name, files["imsmanifest.xml"])
     problems: list[Problem] = []
     items: list[Item] = []
     media: dict[str, bytes] = {}
     for resources in (el for el in manifest.iter() if local_name(el.tag) == "resources"):
-        base = posixpath.join(posixpath.dirname(manifest_path), resources.get(_XML_BASE) or "")
+        base = resources.get(_XML_BASE) or ""
         for res in (el for el in resources if local_name(el.tag) == "resource"):
             kind, name = (res.get("type") or "").strip(), res.get("identifier")
             line = manifest_lines.get(res)
@@ -87,7 +90,7 @@ def _package(filename: str, data: bytes) -> BankContent:
                 why = f"资源 {name} 的文件 '{href}' 不在内容包中"
             else:
                 try:
-                    items.append(_member(f"{filename}/{path}", files, path, media))
+                    items.append(_member(f"{filename}/{folder}{path}", files, path, media))
                 except BankImportError as exc:
                     problems.extend(exc.problems)
                 continue
@@ -178,10 +181,13 @@ def _convert(filename: str, root: Element, lines: dict, files: dict | None, base
         ]
     except _Refused as exc:
         raise refuse(str(exc)) from None
-    if not html_to_text(stem) and "<img" not in stem:
+    if blank_html(stem):
         raise refuse(f"试题 {who} 的题干为空")
     if not 2 <= len(choices) <= len(OPTION_KEYS):
         raise refuse(f"试题 {who} 有 {len(choices)} 个选项，应为 2～{len(OPTION_KEYS)} 个", ci)
+    empty = [key for key, (_, text) in zip(OPTION_KEYS, choices, strict=False) if blank_html(text)]
+    if empty:
+        raise refuse(f"试题 {who} 的选项{'、'.join(empty)}内容为空", ci)
     keys = {cid: key for key, (cid, _) in zip(OPTION_KEYS, choices, strict=False)}
     unknown = [v for v in correct if v not in keys]
     if unknown:

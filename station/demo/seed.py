@@ -16,6 +16,8 @@ from question_bank.blueprint import Blueprint
 from question_bank.items import BankContent, Item, Task
 from station import db
 from station.models import StaffUser
+from station.demo.site import seed_site
+from station.models.common import utcnow
 from station.services import banks, users
 
 CONTENT = Path(__file__).parent / "irap_intermediate.json"
@@ -25,6 +27,7 @@ STAFF = [
     ("examiner1", "李敏", ["examiner"], "北京市示例技师学院"),
     ("examiner2", "张伟", ["examiner"], "北京示例智能装备有限公司"),
     ("examiner3", "刘洋", ["examiner"], "北京市示例职业学校"),
+    ("examiner4", "孙丽", ["examiner"], "北京示例机器人系统集成有限公司"),
     ("chief", "陈静", ["chief_examiner", "examiner"], "北京市示例技师学院"),
     ("supervisor", "赵磊", ["supervisor"], "北京市职业技能鉴定指导中心"),
 ]
@@ -88,6 +91,7 @@ def seed_demo(app: Flask) -> list[str]:
                                  kid=issuer.kid, issuer_code=issuer_meta.get("code", ""),
                                  issuer_name=issuer_meta.get("name", ""))  # fmt: skip
         summary = banks.import_bank(session, actor="demo", filename=plain_name, data=plain)
+        site_lines = seed_site(session, now=utcnow(), bank=summary.bank)
     state = "imported" if summary.created else "already present"
     counts = ", ".join(f"{t} {n}" for t, n in sorted(summary.counts.items()))
     return [
@@ -95,4 +99,5 @@ def seed_demo(app: Flask) -> list[str]:
         f"staff logins (password {PASSWORD}): " + ", ".join(u[0] for u in STAFF),
         f"encrypted package to try importing: {locked_path}",
         f"its release code: {release_code}",
+        *site_lines,
     ]

@@ -25,11 +25,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
         app.config.from_mapping(test_config)
-    url = (
-        app.config["DATABASE_URL"]
-        or os.environ.get("DATABASE_URL")
-        or f"sqlite:///{Path(app.instance_path) / 'registry.db'}"
-    )
+    url = app.config["DATABASE_URL"] or os.environ.get("DATABASE_URL")
+    if not url:  # the demo's SQLite file lives in the instance folder
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(app.instance_path) / 'registry.db'}"
     app.config["DATABASE_URL"] = url
     db.init_app(app, db.make_engine(url))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from question_bank.errors import BankImportError
-from question_bank.importers import import_file
+from question_bank.importers import detect_format, import_file
 from question_bank.importers.qti import import_qti
 from question_bank.items import ItemType
 
@@ -20,7 +20,7 @@ PACKAGE = DATA / "qti_package"
 NS21 = "http://www.imsglobal.org/xsd/imsqti_v2p1"
 
 
-def _package(replace: dict[str, bytes | None] | None = None) -> bytes:
+def _package(replace: dict[str, bytes | None] | None = None, folder: str = "") -> bytes:
     """The fixture package zipped, with some files replaced (``None`` leaves one out)."""
     files = {
         p.relative_to(PACKAGE).as_posix(): p.read_bytes() for p in PACKAGE.rglob("*") if p.is_file()
@@ -30,7 +30,7 @@ def _package(replace: dict[str, bytes | None] | None = None) -> bytes:
     with zipfile.ZipFile(out, "w") as zf:
         for name, data in sorted(files.items()):
             if data is not None:
-                zf.writestr(name, data)
+                zf.writestr(folder + name, data)
     return out.getvalue()
 
 
@@ -90,6 +90,14 @@ def test_content_package_lists_items_and_carries_their_images():
     assert (single.uid, multiple.uid) == ("PKG-S-001", "IRAP-M-010")
     assert '<img src="media/images/robot.png" alt="机器人" width="120">' in single.stem
     assert content.media["media/images/robot.png"] == (PACKAGE / "images/robot.png").read_bytes()
+
+
+def test_package_zipped_from_its_folder_is_read_too():
+    data = _package(folder="export/")
+    assert detect_format("pkg.zip", data) == "qti"
+    content = import_qti("pkg.zip", data)
+    assert [i.uid for i in content.items] == ["PKG-S-001", "IRAP-M-010"]
+    assert list(content.media) == ["media/images/robot.png"]
 
 
 def test_package_reports_every_bad_item_with_its_file():
