@@ -182,6 +182,9 @@ class _Reader:
         if sheet not in self.book.sheetnames:
             return []
         ws = self.book[sheet]
+        if not hasattr(ws, "iter_rows"):
+            self.problem(sheet, None, None, "这是图表，不是数据表")
+            return []
         grid = [list(r) for r in ws.iter_rows(values_only=True)]
         for merged in ws.merged_cells.ranges:  # a merged cell counts for every row it spans
             if merged.min_row > len(grid) or merged.min_col > len(grid[merged.min_row - 1]):
@@ -199,12 +202,8 @@ class _Reader:
             if not key or key.startswith("备注"):
                 continue
             if key not in columns:
-                self.problem(
-                    sheet,
-                    1,
-                    str(raw),
-                    f"未知的列 '{raw}'（可用的列：{'、'.join(c.header for c in SHEETS[sheet])}）",
-                )
+                known = "、".join(c.header for c in SHEETS[sheet])
+                self.problem(sheet, 1, str(raw), f"未知的列 '{raw}'（可用的列：{known}）")
             elif key in index:
                 self.problem(sheet, 1, str(raw), f"列 '{raw}' 出现了两次")
             else:
@@ -225,20 +224,13 @@ class _Reader:
 def import_xlsx(filename: str, data: bytes) -> BankContent:
     """A bank from the XLSX template: all or nothing, every problem with sheet, row and column."""
     reader = _Reader(filename, data)
-    for name in reader.book.sheetnames:
-        ws = reader.book[name]
-        if (
-            name not in SHEETS
-            and name != HELP
-            and any(
-                v is not None and str(v).strip()
-                for row in ws.iter_rows(values_only=True)
-                for v in row
-            )
-        ):
-            reader.problem(
-                name, None, None, f"未知的工作表（可用的工作表：{'、'.join([HELP, *SHEETS])}）"
-            )
+    for ws in reader.book.worksheets:
+        filled = any(
+            v is not None and str(v).strip() for r in ws.iter_rows(values_only=True) for v in r
+        )
+        if ws.title not in SHEETS and ws.title != HELP and filled:
+            known = "、".join([HELP, *SHEETS])
+            reader.problem(ws.title, None, None, f"未知的工作表（可用的工作表：{known}）")
     meta = _meta(reader)
     items = _items(reader)
     tasks = _tasks(reader)
