@@ -62,7 +62,7 @@ def detect_format(filename: str, data: bytes) -> str:
         return "moodle_xml"
     if root in _QTI_ROOTS:
         return "qti"
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _unknown(filename, "这是二进制文件，不是可导入的题库格式")
     try:
         text = decode_text(filename, data)
@@ -141,7 +141,15 @@ def _unknown(filename: str, why: str) -> BankImportError:
 
 
 def decode_text(filename: str, data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK and GB2312)."""
+    """UTF-8 (with or without BOM), UTF-16 with a BOM (Notepad's "Unicode"), else GB18030 (a
+    superset of GBK and GB2312)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise BankImportError(
+                [Problem(filename, "文件以 UTF-16 标记开头，但内容不是有效的 UTF-16")]
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

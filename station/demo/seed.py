@@ -15,8 +15,8 @@ from question_bank import package, signing
 from question_bank.blueprint import Blueprint
 from question_bank.items import BankContent, Item, Task
 from station import db
-from station.models import StaffUser
 from station.demo.site import seed_site
+from station.models import StaffUser
 from station.models.common import utcnow
 from station.services import banks, users
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from station.models.scheduling import Candidate, ExamSession, Room
 from station.roster_file import RosterError, parse_roster
@@ -31,29 +31,21 @@ def import_roster(db: Session, *, actor: str, session_code: str, filename: str,
         if other is not None:
             problems.append(f"{filename} 第{row.line}行 证件号码: 与本场次已有考生 {other.name}"
                             f"（准考证号 {other.admission_number}）重复")  # fmt: skip
-    wanted_numbers = [
-        r.admission_number for r in roster.rows if getattr(r, "admission_number", None)
-    ]
+    wanted_numbers = [r.admission_number for r in roster.rows if r.admission_number]
     if wanted_numbers:
         taken = set(db.exec(select(Candidate.admission_number)
-                            .where(Candidate.admission_number.in_(wanted_numbers))).all())  # fmt: skip
-        for row in roster.rows:
-            if getattr(row, "admission_number", None) in taken:
-                problems.append(
-                    f"{filename} 第{row.line}行 准考证号: {row.admission_number} 已被使用"
-                )
-    seats = free_seats(db, session)
-    if len(roster.rows) > len(seats):
-        problems.append(f"场次 {session.code} 理论考场共 {sessions.capacity(db, session)} 个座位，"
-                        f"已有 {len(existing)} 名考生，放不下本次的 {len(roster.rows)} 名")  # fmt: skip
+                            .where(col(Candidate.admission_number).in_(wanted_numbers))).all())  # fmt: skip
+        problems += [f"{filename} 第{r.line}行 准考证号: {r.admission_number} 已被使用"
+                     for r in roster.rows if r.admission_number in taken]  # fmt: skip
+    placements = _place(db, session, roster.rows, filename, problems)
     if problems:
         raise DomainError(f"{filename} 无法导入", problems)
     added = []
     next_number = _next_serial(db, session)
-    for row, (room, seat) in zip(roster.rows, seats, strict=False):
-        number = getattr(row, "admission_number", None) or f"{session.code}{next_number:04d}"
-        if not getattr(row, "admission_number", None):
-            next_number += 1
+    for row, (room, seat) in zip(roster.rows, placements, strict=True):
+        number = row.admission_number
+        if not number:
+            number, next_number = f"{session.code}{next_number:04d}", next_number + 1
         candidate = Candidate(session_id=session.id, admission_number=number, name=row.name,
                               gender=row.gender, id_type=row.id_type, id_number=row.id_number,
                               birth_date=row.birth_date, organisation=row.organisation or "",
@@ -64,6 +56,38 @@ def import_roster(db: Session, *, actor: str, session_code: str, filename: str,
     audit.record(db, actor=actor, action="roster.import", subject=f"session:{session.code}",
                  data={"file": filename, "candidates": len(added)})  # fmt: skip
     return added
+
+
+def _place(db: Session, session: ExamSession, rows, filename: str, problems: list[str]):
+    """Seats the file asks for (考场 + 座位号) where they are free; the rest in order."""
+    rooms = {r.code: r for r in sessions.theory_rooms(db, session)}
+    rooms.update({r.name: r for r in rooms.values()})
+    free = free_seats(db, session)
+    asked: dict[int, tuple[Room, int]] = {}
+    for n, row in enumerate(rows):
+        if not (row.room or row.seat):
+            continue
+        room = rooms.get(row.room or "")
+        seat = int(row.seat) if (row.seat or "").isdigit() else None
+        if room is None:
+            problems.append(f"{filename} 第{row.line}行 考场: '{row.room or ''}' 不是本场次的理论考场"
+                            f"（{'、'.join(r.code for r in sessions.theory_rooms(db, session))}）")  # fmt: skip
+        elif seat is None or not 1 <= seat <= room.seats:
+            problems.append(
+                f"{filename} 第{row.line}行 座位号: 应为 1–{room.seats}，而不是 '{row.seat or ''}'"
+            )
+        elif (room, seat) not in free:
+            problems.append(f"{filename} 第{row.line}行 座位号: {room.code} 第 {seat} 座已有考生")
+        else:
+            asked[n] = (room, seat)
+    rest = [s for s in free if s not in asked.values()]
+    unplaced = len(rows) - len(asked)
+    if unplaced > len(rest):
+        problems.append(f"场次 {session.code} 理论考场共 {sessions.capacity(db, session)} 个座位，"
+                        f"剩余 {len(free)} 个，放不下本次的 {len(rows)} 名考生")  # fmt: skip
+        return []
+    auto = iter(rest)
+    return [asked[n] if n in asked else next(auto) for n in range(len(rows))]
 
 
 def free_seats(db: Session, session: ExamSession) -> list[tuple[Room, int]]:

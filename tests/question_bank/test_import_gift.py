@@ -177,9 +177,11 @@ def test_duplicate_ids_are_refused():
         import_gift("d.gift", gift.encode())
 
 
-def test_gbk_and_utf8_bom_are_read():
+def test_gbk_utf8_bom_and_utf16_are_read():
     gift = "::编码::机器人有几个轴？{=六 ~四}\n"
-    for data in (gift.encode("gbk"), gift.encode("gb18030"), b"\xef\xbb\xbf" + gift.encode()):
+    encodings = [gift.encode("gbk"), gift.encode("gb18030"), b"\xef\xbb\xbf" + gift.encode(),
+                 gift.encode("utf-16")]  # fmt: skip
+    for data in encodings:
         (item,) = import_file("enc.gift", data).items
         assert item.stem == "机器人有几个轴？"
 

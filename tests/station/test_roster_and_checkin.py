@@ -186,3 +186,23 @@ def test_search_by_name_number_or_id_tail(app, session_s1):
         assert [x.id for x in checkin.search(s, session, c.name)] == [c.id]
         assert [x.id for x in checkin.search(s, session, c.id_number[-6:])] == [c.id]
         assert [x.id for x in checkin.search(s, session, c.admission_number)] == [c.id]
+
+
+def test_seats_asked_for_in_the_file_are_honoured_or_explained(app, session_s1):
+    header = ",".join(HEADER + ["考场", "座位号"])
+    rows = [
+        ["张三", "男", "居民身份证", resident_id(1), "甲", "", "T2", "5"],
+        ["李四", "女", "居民身份证", resident_id(2, male=False), "乙", "", "", ""],
+    ]
+    data = "\n".join([header] + [",".join(r) for r in rows]).encode()
+    call(app, roster.import_roster, session_code="S1", filename="r.csv", data=data)
+    placed = {c.name: c.seat for c in _candidates(app)}
+    assert placed == {"张三": 5, "李四": 1}
+    clash = [["王五", "男", "居民身份证", resident_id(3), "丙", "", "T2", "5"],
+             ["赵六", "男", "居民身份证", resident_id(5), "丁", "", "T9", "1"]]  # fmt: skip
+    data = "\n".join([header] + [",".join(r) for r in clash]).encode()
+    with pytest.raises(DomainError) as caught:
+        call(app, roster.import_roster, session_code="S1", filename="r2.csv", data=data)
+    text = "\n".join(caught.value.details)
+    assert "第2行 座位号: T2 第 5 座已有考生" in text
+    assert "第3行 考场: 'T9' 不是本场次的理论考场" in text
