@@ -9,7 +9,7 @@ from station.auth import actor, roles_required
 from station.models import Role
 from station.services import banks
 from station.services.errors import DomainError, NotFound
-from station.views.console.common import flash_error
+from station.views.console.common import attempt, flash_error
 
 STAFF = (Role.ADMIN, Role.EXAMINER, Role.CHIEF_EXAMINER, Role.SUPERVISOR)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -78,15 +78,10 @@ def bank_detail(code: str):
 @roles_required(Role.ADMIN)
 def bank_unlock(code: str):
     session, bank, row = _version_or_404(code, request.form.get("version"))
-    try:
-        banks.unlock(session, actor=actor(), bank_version_id=row.id,
-                     release_code=request.form.get("release_code", ""))  # fmt: skip
-    except DomainError as exc:
-        session.rollback()
-        flash_error(exc)
-        return redirect(url_for("console.bank_detail", code=code))
-    session.commit()
-    flash(_("Bank %(code)s version %(version)s unlocked.", code=code, version=row.version), "info")
+    attempt(session, lambda: banks.unlock(session, actor=actor(), bank_version_id=row.id,
+                                          release_code=request.form.get("release_code", "")),
+            success=_("Bank %(code)s version %(version)s unlocked.", code=code,
+                      version=row.version))  # fmt: skip
     return redirect(url_for("console.bank_detail", code=code))
 
 

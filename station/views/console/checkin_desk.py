@@ -1,22 +1,14 @@
-from flask import abort, jsonify, render_template, request, url_for
+from flask import jsonify, render_template, request, url_for
 
 from certs import identity
-from station import db
 from station.auth import actor, roles_required
 from station.models import Role
 from station.models.scheduling import Room
 from station.services import checkin, roster, sessions
-from station.services.errors import DomainError, NotFound
+from station.services.errors import DomainError
+from station.views.console.common import json_attempt, session_or_404
 
 DESK = (Role.ADMIN, Role.EXAMINER, Role.CHIEF_EXAMINER)
-
-
-def _session_or_404(code: str):
-    s = db.get_session()
-    try:
-        return s, sessions.get_session(s, code)
-    except NotFound as exc:
-        abort(404, exc.message)
 
 
 def _candidate_json(s, candidate) -> dict:
@@ -36,9 +28,13 @@ def _candidate_json(s, candidate) -> dict:
     }  # fmt: skip
 
 
+def _result(s, result: checkin.CheckInResult) -> dict:
+    return {"already": result.already, "candidate": _candidate_json(s, result.candidate)}
+
+
 @roles_required(*DESK)
 def desk(code: str):
-    s, row = _session_or_404(code)
+    s, row = session_or_404(code)
     return render_template("console/sessions/checkin.html", session=row,
                            counts=checkin.room_counts(s, row),
                            state_label=sessions.STATE_LABELS[row.state])  # fmt: skip
@@ -47,44 +43,36 @@ def desk(code: str):
 @roles_required(*DESK)
 def scan(code: str):
     """Check in by the ticket QR (typed by a USB scanner or read by the webcam)."""
-    s, row = _session_or_404(code)
+    s, row = session_or_404(code)
     token = (request.get_json(silent=True) or request.form).get("token", "")
-    try:
-        result = checkin.check_in_token(s, actor=actor(), session_code=code, token=token)
-    except DomainError as exc:
-        s.rollback()
-        return jsonify(ok=False, error=exc.message, details=exc.details), 400
-    s.commit()
-    return jsonify(ok=True, already=result.already, candidate=_candidate_json(s, result.candidate))
+    return json_attempt(s, lambda: _result(s, checkin.check_in_token(
+        s, actor=actor(), session_code=code, token=token)))  # fmt: skip
 
 
 @roles_required(*DESK)
 def confirm(code: str):
     """Check in a candidate found by search, after the examiner has compared the photo."""
-    s, row = _session_or_404(code)
+    s, row = session_or_404(code)
     number = (request.get_json(silent=True) or request.form).get("admission_number", "")
-    try:
-        candidate = roster.get_candidate(s, number)
-        if candidate.session_id != row.id:
+
+    def action():
+        if roster.get_candidate(s, number).session_id != row.id:
             raise DomainError(f"考生 {number} 不属于本场次 {code}")
-        result = checkin.check_in(s, actor=actor(), admission_number=candidate.admission_number)
-    except DomainError as exc:
-        s.rollback()
-        return jsonify(ok=False, error=exc.message, details=exc.details), 400
-    s.commit()
-    return jsonify(ok=True, already=result.already, candidate=_candidate_json(s, result.candidate))
+        return _result(s, checkin.check_in(s, actor=actor(), admission_number=number))
+
+    return json_attempt(s, action)
 
 
 @roles_required(*DESK)
 def find(code: str):
-    s, row = _session_or_404(code)
+    s, row = session_or_404(code)
     return jsonify(candidates=[_candidate_json(s, c)
                                for c in checkin.search(s, row, request.args.get("q", ""))])  # fmt: skip
 
 
 @roles_required(*DESK)
 def counts(code: str):
-    s, row = _session_or_404(code)
+    s, row = session_or_404(code)
     return jsonify(state=row.state.value, rooms=[
         {"room": c.room, "seats": c.seats, "total": c.total, "present": c.present,
          "late": c.late, "absent": c.absent, "waiting": c.waiting}
@@ -93,11 +81,6 @@ def counts(code: str):
 
 @roles_required(Role.ADMIN, Role.CHIEF_EXAMINER)
 def absentees(code: str):
-    s, row = _session_or_404(code)
-    try:
-        missing = checkin.mark_absent(s, actor=actor(), session_code=code)
-    except DomainError as exc:
-        s.rollback()
-        return jsonify(ok=False, error=exc.message), 400
-    s.commit()
-    return jsonify(ok=True, absent=len(missing))
+    s, row = session_or_404(code)
+    return json_attempt(s, lambda: {"absent": len(checkin.mark_absent(s, actor=actor(),
+                                                                      session_code=code))})  # fmt: skip

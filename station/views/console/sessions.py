@@ -11,18 +11,10 @@ from station.models import Role, StaffUser
 from station.models.scheduling import AssignmentRole, Programme, SessionState
 from station.services import banks, checkin, roster, sessions, site, tickets
 from station.services.errors import DomainError, NotFound
-from station.views.console.common import flash_error
+from station.views.console.common import attempt, flash_error, session_or_404
 
 STAFF = (Role.ADMIN, Role.EXAMINER, Role.CHIEF_EXAMINER, Role.SUPERVISOR)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _session_or_404(code: str):
-    s = db.get_session()
-    try:
-        return s, sessions.get_session(s, code)
-    except NotFound as exc:
-        abort(404, exc.message)
 
 
 def _back(code: str):
@@ -90,7 +82,7 @@ def session_new():
 
 @roles_required(*STAFF)
 def session_detail(code: str):
-    s, row = _session_or_404(code)
+    s, row = session_or_404(code)
     rooms = {r.id: r for r in site.list_rooms(s)}
     return render_template(
         "console/sessions/detail.html", session=row, programme=s.get(Programme, row.programme_id),
@@ -111,64 +103,45 @@ def _assignable_users(s):
 
 @roles_required(Role.ADMIN)
 def session_assign(code: str):
-    s, row = _session_or_404(code)
-    try:
-        sessions.assign(s, actor=actor(), session_code=code, username=request.form.get("username", ""),
-                        role=request.form.get("role", ""), room=request.form.get("room") or None)  # fmt: skip
-    except DomainError as exc:
-        s.rollback()
-        flash_error(exc)
-        return _back(code)
-    s.commit()
-    flash(_("Assigned."), "info")
+    s, row = session_or_404(code)
+    form = request.form
+    attempt(s, lambda: sessions.assign(s, actor=actor(), session_code=code,
+                                       username=form.get("username", ""), role=form.get("role", ""),
+                                       room=form.get("room") or None),
+            success=_("Assigned."))  # fmt: skip
     return _back(code)
 
 
 @roles_required(Role.ADMIN)
 def session_unassign(code: str, assignment_id: int):
-    s, row = _session_or_404(code)
-    try:
-        sessions.unassign(s, actor=actor(), session_code=code, assignment_id=assignment_id)
-    except DomainError as exc:
-        s.rollback()
-        flash_error(exc)
-        return _back(code)
-    s.commit()
+    s, row = session_or_404(code)
+    attempt(s, lambda: sessions.unassign(s, actor=actor(), session_code=code,
+                                         assignment_id=assignment_id))  # fmt: skip
     return _back(code)
 
 
 @roles_required(Role.ADMIN, Role.CHIEF_EXAMINER)
 def session_transition(code: str):
-    s, row = _session_or_404(code)
-    try:
-        sessions.transition(s, actor=actor(), session_code=code, to=request.form.get("to", ""),
-                            reason=request.form.get("reason", ""))  # fmt: skip
-    except DomainError as exc:
-        s.rollback()
-        flash_error(exc)
-        return _back(code)
-    s.commit()
-    flash(_("Session %(code)s is now: %(state)s", code=code,
-            state=sessions.STATE_LABELS[row.state]), "info")  # fmt: skip
+    s, row = session_or_404(code)
+    if attempt(s, lambda: sessions.transition(s, actor=actor(), session_code=code,
+                                              to=request.form.get("to", ""),
+                                              reason=request.form.get("reason", ""))):  # fmt: skip
+        flash(_("Session %(code)s is now: %(state)s", code=code,
+                state=sessions.STATE_LABELS[row.state]), "info")  # fmt: skip
     return _back(code)
 
 
 @roles_required(Role.ADMIN)
 def roster_upload(code: str):
-    s, row = _session_or_404(code)
+    s, row = session_or_404(code)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("Choose a file to import."), "error")
         return _back(code)
-    try:
-        added = roster.import_roster(s, actor=actor(), session_code=code, filename=upload.filename,
-                                     data=upload.read())  # fmt: skip
-    except DomainError as exc:
-        s.rollback()
-        flash_error(exc)
-        return _back(code)
-    s.commit()
-    flash(_("%(n)s candidates imported.", n=len(added)), "info")
+    added = []
+    if attempt(s, lambda: added.extend(roster.import_roster(
+            s, actor=actor(), session_code=code, filename=upload.filename, data=upload.read()))):  # fmt: skip
+        flash(_("%(n)s candidates imported.", n=len(added)), "info")
     return _back(code)
 
 
@@ -182,22 +155,17 @@ def roster_template():
 
 @roles_required(Role.ADMIN)
 def candidate_seat(code: str, admission_number: str):
-    s, row = _session_or_404(code)
-    try:
-        roster.move_seat(s, actor=actor(), admission_number=admission_number,
-                         room=request.form.get("room", ""),
-                         seat=int(request.form.get("seat") or 0))  # fmt: skip
-    except DomainError as exc:
-        s.rollback()
-        flash_error(exc)
-        return _back(code)
-    s.commit()
+    s, row = session_or_404(code)
+    seat = request.form.get("seat", "")
+    attempt(s, lambda: roster.move_seat(s, actor=actor(), admission_number=admission_number,
+                                        room=request.form.get("room", ""),
+                                        seat=int(seat) if seat.isdigit() else 0))  # fmt: skip
     return _back(code)
 
 
 @roles_required(*STAFF)
 def session_tickets(code: str):
-    s, row = _session_or_404(code)
+    s, row = session_or_404(code)
     candidate = request.args.get("candidate") or None
     try:
         pdf = tickets.render(s, session_code=code, admission_number=candidate,
