@@ -39,6 +39,7 @@ ITEM_TYPE_LABELS = {
 
 OPTION_KEYS = "ABCDEFGH"
 TRUE_KEY, FALSE_KEY = "T", "F"
+TRUE_FALSE_KEYS = {TRUE_KEY: "正确", FALSE_KEY: "错误"}  # what a true/false item's options say
 
 
 @dataclass(frozen=True)

@@ -94,19 +94,20 @@ def init_command(station_code: str, station_name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=16, show_default=True, type=int)
-@click.option("--no-scheduler", is_flag=True, help="Do not start background jobs.")
+@click.option("--no-scheduler", is_flag=True,
+              help="No backups or timed session changes (the exam clock always runs).")
 def run_command(host: str, port: int, threads: int, no_scheduler: bool) -> None:
     """Serve the station with waitress (and run its background jobs)."""
     import waitress
 
-    from station.jobs import start_scheduler
+    from station.jobs import recover_clock, start_scheduler
 
     app = current_app._get_current_object()
     if db.current_revision(db.engine()) is None:
         click.secho("数据库尚未初始化：请先运行 `station init`", fg="red", err=True)
         sys.exit(1)
-    if app.config["SCHEDULER_ENABLED"] and not no_scheduler:
-        start_scheduler(app)
+    recover_clock(app)
+    start_scheduler(app, housekeeping=app.config["SCHEDULER_ENABLED"] and not no_scheduler)
     click.echo(f"SkillCert station on http://{host}:{port}/ (instance {app.instance_path})")
     waitress.serve(app, host=host, port=port, threads=threads, ident="skillcert")
 

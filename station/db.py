@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlmodel import Session
 
@@ -43,7 +43,11 @@ def make_engine(path: Path | str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # A transaction that will write takes the write lock up front (BEGIN IMMEDIATE): a
+        # deferred one that reads first and writes later fails with SQLITE_BUSY_SNAPSHOT, without
+        # waiting, whenever another writer committed in between.
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
 
@@ -72,17 +76,25 @@ def engine() -> Engine:
     return current_app.extensions["station_engine"]
 
 
+def _bind(eng: Engine, write: bool) -> Engine:
+    return eng.execution_options(sqlite_begin="IMMEDIATE") if write else eng
+
+
 def get_session() -> Session:
-    """The request's database session (one per request, one transaction)."""
+    """The request's database session (one per request, one transaction).
+
+    Requests that change things (anything but GET and HEAD) write-lock from their first statement.
+    """
     if "db" not in g:
-        g.db = Session(engine(), expire_on_commit=False)
+        write = request.method not in ("GET", "HEAD") if has_request_context() else True
+        g.db = Session(_bind(engine(), write), expire_on_commit=False)
     return g.db
 
 
 @contextlib.contextmanager
-def transaction(eng: Engine | None = None) -> Iterator[Session]:
+def transaction(eng: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
     """One transaction for a CLI command or a job: commit on success, roll back on error."""
-    with Session(eng or engine(), expire_on_commit=False) as session:
+    with Session(_bind(eng or engine(), write), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -15,7 +15,7 @@ from flask import Flask
 
 from station import db
 from station.models.common import utcnow
-from station.services import audit, backup, sessions
+from station.services import attempts, audit, backup, sessions
 from station.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -52,18 +52,40 @@ def session_clock(app: Flask, now=None) -> list[str]:
     return moved
 
 
-def start_scheduler(app: Flask) -> BackgroundScheduler:
+def exam_clock(app: Flask, now=None) -> int:
+    """Heartbeat (so a restart knows how long the station was down) and submit at deadlines."""
+    with app.app_context(), db.transaction() as session:
+        now = now or utcnow()
+        attempts.heartbeat(session, now)
+        return attempts.expire_due(session, now)
+
+
+def recover_clock(app: Flask, now=None) -> float:
+    """At start-up: running exams do not lose the time the station was down."""
+    with app.app_context(), db.transaction() as session:
+        down = attempts.compensate_downtime(session, now or utcnow())
+    if down > 1:
+        log.warning("station was down for %.0f s; running exams were given that time back", down)
+    return down
+
+
+def start_scheduler(app: Flask, *, housekeeping: bool = True) -> BackgroundScheduler:
+    """The exam clock always runs (time must be right); ``housekeeping`` adds backups and the
+    session clock."""
     scheduler = BackgroundScheduler(timezone=app.config["BABEL_DEFAULT_TIMEZONE"])
-    scheduler.add_job(
-        nightly_backup,
-        CronTrigger(hour=app.config["BACKUP_HOUR"], minute=0),
-        args=[app],
-        id="nightly-backup",
-        replace_existing=True,
-        coalesce=True,  # after a night switched off, one backup, not a backlog
-        misfire_grace_time=6 * 3600,
-    )
-    scheduler.add_job(session_clock, "interval", seconds=30, args=[app], id="session-clock",
+    scheduler.add_job(exam_clock, "interval", seconds=2, args=[app], id="exam-clock",
                       replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
+    if housekeeping:
+        scheduler.add_job(
+            nightly_backup,
+            CronTrigger(hour=app.config["BACKUP_HOUR"], minute=0),
+            args=[app],
+            id="nightly-backup",
+            replace_existing=True,
+            coalesce=True,  # after a night switched off, one backup, not a backlog
+            misfire_grace_time=6 * 3600,
+        )
+        scheduler.add_job(session_clock, "interval", seconds=30, args=[app], id="session-clock",
+                          replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
     scheduler.start()
     return scheduler

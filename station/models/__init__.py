@@ -10,6 +10,14 @@ from station.models.banks import (
     BankVersion,
     TrustedIssuer,
 )
+from station.models.exam import (
+    Answer,
+    Attempt,
+    AttemptEvent,
+    AttemptStatus,
+    EventKind,
+    StationClock,
+)
 from station.models.keys import StationKey
 from station.models.scheduling import (
     Assignment,
@@ -28,6 +36,12 @@ from station.models.scheduling import (
 from station.models.users import Role, StaffUser
 
 __all__ = [
+    "Answer",
+    "Attempt",
+    "AttemptEvent",
+    "AttemptStatus",
+    "EventKind",
+    "StationClock",
     "Assignment",
     "AssignmentRole",
     "Candidate",

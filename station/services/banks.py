@@ -391,9 +391,12 @@ def get_media(db: Session, version: BankVersion, name: str) -> bytes:
     return row.content
 
 
-def load_items(db: Session, version: BankVersion) -> list[Item]:
+def load_items(db: Session, version: BankVersion, uids: list[str] | None = None) -> list[Item]:
     _require_unlocked(version)
-    rows = db.exec(select(BankItem.data).where(BankItem.bank_version_id == version.id))
+    stmt = select(BankItem.data).where(BankItem.bank_version_id == version.id)
+    if uids is not None:
+        stmt = stmt.where(col(BankItem.uid).in_(uids))
+    rows = db.exec(stmt)
     return [Item.from_dict(d) for d in rows]
 
 

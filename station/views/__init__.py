@@ -1,12 +1,16 @@
-"""Blueprints per audience: ``console`` (staff) now; ``exam``, ``results`` and ``api`` follow."""
+"""Blueprints per audience: ``console`` (staff), ``exam`` (candidates' pages) and ``exam_api``
+(their JSON API); ``results`` follows."""
 
 from flask import Flask, redirect, url_for
 
 
 def register_blueprints(app: Flask) -> None:
+    from station.views import exam_api, exam_pages
     from station.views.console import bp as console
 
     app.register_blueprint(console)
+    app.register_blueprint(exam_pages.bp)
+    app.register_blueprint(exam_api.bp)
 
     @app.get("/")
     def index():

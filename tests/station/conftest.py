@@ -200,3 +200,36 @@ def exam_site(app, demo_bank, create_user):
                                        certificate_number=f"KP-{name}", programme="IRAP",
                                        levels=["中级", "高级"])  # fmt: skip
     return staff
+
+
+@pytest.fixture
+def running_exam(app, exam_site):
+    """Session S1 in progress: theory starting now+2 min, four candidates checked in.
+
+    Returns the candidates as (admission_number, id_last6) pairs.
+    """
+    from datetime import timedelta
+
+    from station.models.common import utcnow
+    from station.services import checkin, roster, sessions
+    from tests.station.rosters import roster_csv
+
+    start = utcnow().replace(microsecond=0) + timedelta(minutes=2)
+    plan = sessions.SessionPlan(code="S1", title="理论考试", programme="IRAP", level="中级",
+                                bank="IRAP-M", theory_start=start, theory_rooms=["T1"],
+                                practical_slots=[("P1", start + timedelta(hours=4),
+                                                  start + timedelta(hours=7))])  # fmt: skip
+    with app.app_context(), db.transaction() as s:
+        sessions.create_session(s, actor="t", plan=plan)
+        roster.import_roster(s, actor="t", session_code="S1", filename="r.csv", data=roster_csv(4))
+        for user, role, room in [("inv1", "invigilator", "T1"), ("inv2", "invigilator", "T1"),
+                                 ("ex1", "examiner", None), ("ex2", "examiner", None),
+                                 ("chief", "chief_examiner", None), ("sup", "supervisor", None)]:  # fmt: skip
+            sessions.assign(s, actor="t", session_code="S1", username=user, role=role, room=room)
+        sessions.transition(s, actor="t", session_code="S1", to="scheduled")
+        sessions.transition(s, actor="t", session_code="S1", to="check_in")
+        people = roster.candidates(s, sessions.get_session(s, "S1"))
+        for c in people:
+            checkin.check_in(s, actor="t", admission_number=c.admission_number)
+        sessions.transition(s, actor="t", session_code="S1", to="in_progress", now=start)
+        return [(c.admission_number, c.id_number[-6:]) for c in people]

@@ -1,0 +1,127 @@
+"""The candidates' JSON API (docs/exam-api.md): thin views over station.services.attempts.
+
+Each request is one transaction. Tokens are signed with the instance secret and bound to a
+terminal; the API uses no cookies, so it is exempt from CSRF.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from station import db
+from station.models.common import utcnow
+from station.services import attempts
+from station.services.attempts import ExamError
+from station.web import csrf
+
+bp = Blueprint("exam_api", __name__, url_prefix="/api/exam")
+csrf.exempt(bp)
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="exam-attempt")
+
+
+def _claims() -> tuple[int, str]:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise ExamError("unauthorized", "请先登录", 401)
+    try:
+        data = _signer().loads(header.removeprefix("Bearer ").strip())
+    except BadSignature:
+        raise ExamError("unauthorized", "登录已失效，请重新登录", 401) from None
+    return int(data["a"]), str(data["t"])
+
+
+def _attempt(s, now):
+    attempt_id, terminal = _claims()
+    return attempts.authorise(s, attempt_id=attempt_id, terminal=terminal, now=now)
+
+
+@bp.errorhandler(ExamError)
+def _exam_error(exc: ExamError):
+    session = db.get_session()
+    # A refused login still records who asked (the pending terminal), so commit that much.
+    if exc.code == "awaiting_approval":
+        session.commit()
+    else:
+        session.rollback()
+    return jsonify(error=exc.code, message=exc.message), exc.status
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ExamError("bad_request", "请求内容应为 JSON 对象", 400)
+    return data
+
+
+@bp.post("/login")
+def login():
+    s, now, body = db.get_session(), utcnow(), _body()
+    attempt = attempts.login(s, admission_number=str(body.get("admission_number", "")),
+                             id_last6=str(body.get("id_last6", "")),
+                             terminal=str(body.get("terminal_id", "")),
+                             resume_code=str(body.get("resume_code") or ""), now=now)  # fmt: skip
+    payload = {"token": _signer().dumps({"a": attempt.id, "t": attempt.terminal}),
+               "state": attempts.state(s, attempt, now=now)}  # fmt: skip
+    s.commit()
+    return jsonify(payload)
+
+
+@bp.get("/state")
+def state():
+    s, now = db.get_session(), utcnow()
+    attempt = _attempt(s, now)
+    payload = attempts.state(s, attempt, now=now)
+    s.commit()  # an attempt past its deadline has just been submitted
+    return jsonify(payload)
+
+
+@bp.post("/start")
+def start():
+    s, now = db.get_session(), utcnow()
+    attempt = attempts.start(s, _attempt(s, now), now=now)
+    payload = attempts.state(s, attempt, now=now)
+    s.commit()
+    return jsonify(payload)
+
+
+@bp.get("/form")
+def form():
+    s, now = db.get_session(), utcnow()
+    attempt = _attempt(s, now)
+    payload = attempts.form_view(s, attempt) | {"state": attempts.state(s, attempt, now=now)}
+    s.commit()
+    return jsonify(payload)
+
+
+@bp.put("/answers/<uid>")
+def save(uid: str):
+    s, now, body = db.get_session(), utcnow(), _body()
+    attempt_id, terminal = _claims()
+    response = body.get("response") or []
+    if not isinstance(response, list) or not all(isinstance(k, str) for k in response):
+        raise ExamError("bad_response", "答案应为选项列表", 400)
+    result = attempts.save_answer(s, attempt_id=attempt_id, terminal=terminal, uid=uid,
+                                  seq=body.get("seq"), response=response,
+                                  flagged=bool(body.get("flagged")), now=now)  # fmt: skip
+    s.commit()
+    return jsonify(ack=result.ack, applied=result.applied, saved_at=result.saved_at.isoformat(),
+                   remaining_seconds=round(result.remaining_seconds, 1))  # fmt: skip
+
+
+@bp.post("/submit")
+def submit():
+    s, now, body = db.get_session(), utcnow(), request.get_json(silent=True) or {}
+    attempt = attempts.submit(s, _attempt(s, now), now=now, seq=body.get("seq"))
+    payload = attempts.state(s, attempt, now=now)
+    s.commit()
+    return jsonify(payload)
+
+
+@bp.get("/noop")
+def noop():
+    _claims()
+    return jsonify({})
