@@ -180,3 +180,25 @@ def test_actions_need_a_reason(app, term):
 
     with pytest.raises(DomainError, match="原因"):
         _act(app, term.number, "pause", reason=" ")
+
+
+def test_live_console_pages_and_report_pdf(app, client, auth, term):
+    auth.login("desk", roles=["examiner"])
+    assert "监考台" in client.get("/console/sessions/S1/live").get_data(as_text=True)
+    seats = client.get("/console/sessions/S1/live.json").json["seats"]
+    assert any(x["admission_number"] == term.number and x["status"] == "in_progress" for x in seats)
+    done = client.post(f"/console/sessions/S1/attempts/{term.number}/act",
+                       json={"action": "extend", "minutes": 5, "reason": "断电"})  # fmt: skip
+    assert done.json["ok"] is True
+    refused = client.post(f"/console/sessions/S1/attempts/{term.number}/act",
+                          json={"action": "extend", "minutes": 5, "reason": ""})  # fmt: skip
+    assert refused.status_code == 400 and "原因" in refused.json["error"]
+    assert client.post("/console/sessions/S1/rooms/T1/act",
+                       json={"action": "pause", "reason": "火警演练"}).json["changed"] == 1  # fmt: skip
+    page = client.get("/console/sessions/S1/report").get_data(as_text=True)
+    assert "火警演练" in page and "断电" in page
+    pdf = client.get("/console/sessions/S1/report.pdf")
+    assert pdf.status_code == 200 and pdf.data[:5] == b"%PDF-"
+    from tests.certs.qr_decode import pdf_page_texts
+
+    assert "火警演练" in "".join(pdf_page_texts(pdf.data))
