@@ -17,6 +17,7 @@ from flask.cli import AppGroup, FlaskGroup
 
 from station import config as station_config
 from station import create_app, db
+from station.instance_lock import InstanceBusy, InstanceLock
 from station.services import audit, backup, banks, keys, users
 from station.services.errors import DomainError
 
@@ -94,8 +95,11 @@ def init_command(station_code: str, station_name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=16, show_default=True, type=int)
-@click.option("--no-scheduler", is_flag=True,
-              help="No backups or timed session changes (the exam clock always runs).")
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="No backups or timed session changes (the exam clock always runs).",
+)
 def run_command(host: str, port: int, threads: int, no_scheduler: bool) -> None:
     """Serve the station with waitress (and run its background jobs)."""
     import waitress
@@ -105,6 +109,12 @@ def run_command(host: str, port: int, threads: int, no_scheduler: bool) -> None:
     app = current_app._get_current_object()
     if db.current_revision(db.engine()) is None:
         click.secho("数据库尚未初始化：请先运行 `station init`", fg="red", err=True)
+        sys.exit(1)
+    lock = InstanceLock(Path(app.instance_path))
+    try:
+        lock.acquire()  # held until the process ends
+    except InstanceBusy as exc:
+        click.secho(f"错误：{exc}", fg="red", err=True)
         sys.exit(1)
     recover_clock(app)
     start_scheduler(app, housekeeping=app.config["SCHEDULER_ENABLED"] and not no_scheduler)
@@ -152,9 +162,13 @@ def restore_command(file: Path, yes: bool) -> None:
         click.confirm(f"用 {file}（迁移版本 {revision}）替换当前数据库？", abort=True)
     database = Path(current_app.config["DATABASE_PATH"])
     db.engine().dispose()
-    safety = backup.restore_backup(
-        file, database, backup.backup_dir(Path(current_app.instance_path))
-    )
+    try:
+        with InstanceLock(Path(current_app.instance_path)):
+            safety = backup.restore_backup(
+                file, database, backup.backup_dir(Path(current_app.instance_path))
+            )
+    except InstanceBusy as exc:
+        raise DomainError(f"{exc}；请先停止站点再恢复") from None
     db.upgrade(db.engine())  # an older backup is brought to the current schema
     with db.transaction() as session:
         audit.record(session, actor=cli_actor(), action="backup.restore", subject=file.name,

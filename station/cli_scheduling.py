@@ -163,6 +163,20 @@ def sessions_assign(code, username, role, room) -> None:
     click.echo(f"assigned {username} as {role}")
 
 
+@sessions_cli.command("recuse")
+@click.argument("code")
+@click.argument("username")
+@click.argument("admission_number")
+@click.option("--reason", required=True, help="The relationship, e.g. 亲属, 师生.")
+@domain_errors
+def sessions_recuse(code, username, admission_number, reason) -> None:
+    """Record that an examiner is related to a candidate and must not assess them."""
+    with db.transaction() as s:
+        sessions.flag_related(s, actor=cli_actor(), session_code=code, username=username,
+                              admission_number=admission_number, reason=reason)  # fmt: skip
+    click.echo(f"{username} recused from {admission_number}")
+
+
 @sessions_cli.command("transition")
 @click.argument("code")
 @click.argument("state")

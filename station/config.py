@@ -49,16 +49,17 @@ def write_config_file(instance: Path, *, station_code: str, station_name: str) -
     if path.exists():
         return False
     instance.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# Written by `station init`. Keep this file private: it holds the session secret and\n"
-        "# the passphrase that encrypts the station's private signing key.\n"
-        f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
-        f"KEY_PASSPHRASE = {secrets.token_urlsafe(32)!r}\n"
-        f"STATION_CODE = {station_code!r}\n"
-        f"STATION_NAME = {station_name!r}\n",
-        encoding="utf-8",
-    )
-    path.chmod(0o600)
+    # Created private: the secrets never sit in a world-readable file, not even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(
+            "# Written by `station init`. Keep this file private: it holds the session secret and\n"
+            "# the passphrase that encrypts the station's private signing key.\n"
+            f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
+            f"KEY_PASSPHRASE = {secrets.token_urlsafe(32)!r}\n"
+            f"STATION_CODE = {station_code!r}\n"
+            f"STATION_NAME = {station_name!r}\n"
+        )
     return True
 
 

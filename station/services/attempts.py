@@ -101,8 +101,10 @@ def login(db: Session, *, admission_number: str, id_last6: str, terminal: str,
     if attempt.status in FINISHED:
         raise ExamError("finished", "您已交卷，本场考试已结束", 403)
     if attempt.terminal and attempt.terminal != terminal and _terminal_busy(attempt, now):
-        if resume_code and attempt.resume_code and secrets.compare_digest(
-            resume_code.strip(), attempt.resume_code
+        if (
+            resume_code
+            and attempt.resume_code
+            and secrets.compare_digest(resume_code.strip(), attempt.resume_code)
         ):
             attempt.approved_terminal = terminal
             _event(db, attempt, EventKind.APPROVE_TERMINAL, "candidate", "凭续考码在新终端继续")
@@ -110,7 +112,9 @@ def login(db: Session, *, admission_number: str, id_last6: str, terminal: str,
             attempt.pending_terminal = terminal
             db.add(attempt)
             raise ExamError(
-                "awaiting_approval", "本场考试已在另一台终端上进行，请举手示意监考老师批准本机继续作答", 409
+                "awaiting_approval",
+                "本场考试已在另一台终端上进行，请举手示意监考老师批准本机继续作答",
+                409,
             )
     attempt.terminal = terminal
     attempt.pending_terminal = attempt.approved_terminal = attempt.resume_code = ""
@@ -125,7 +129,10 @@ def _terminal_busy(attempt: Attempt, now: datetime) -> bool:
     """Once started, the attempt belongs to its terminal; before that, only while it is active."""
     if attempt.status != AttemptStatus.NOT_STARTED:
         return True
-    return attempt.seen_at is not None and (now - attempt.seen_at).total_seconds() < TERMINAL_IDLE_SECONDS
+    return (
+        attempt.seen_at is not None
+        and (now - attempt.seen_at).total_seconds() < TERMINAL_IDLE_SECONDS
+    )
 
 
 def _attempt_for(db: Session, candidate: Candidate, session: ExamSession) -> Attempt:
@@ -320,7 +327,9 @@ def expire_if_due(db: Session, attempt: Attempt, now: datetime) -> bool:
     if attempt.allowed_seconds - used_seconds(attempt, now) >= -GRACE_SECONDS:
         return False
     over = used_seconds(attempt, now) - attempt.allowed_seconds
-    submit(db, attempt, now=now - timedelta(seconds=over), actor="system", kind=EventKind.AUTO_SUBMIT)
+    submit(
+        db, attempt, now=now - timedelta(seconds=over), actor="system", kind=EventKind.AUTO_SUBMIT
+    )
     return True
 
 

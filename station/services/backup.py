@@ -21,6 +21,8 @@ def backup_dir(instance: Path) -> Path:
 
 def create_backup(database: Path, dest_dir: Path, *, keep: int | None = None) -> Path:
     """Copy the live database page by page while it stays in use; keep the newest ``keep``."""
+    if not database.is_file():
+        raise BackupError(f"{database}: 数据库不存在，没有可备份的内容（先运行 station init）")
     dest_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = dest_dir / f"{PREFIX}{stamp}.db"

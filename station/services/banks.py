@@ -16,6 +16,7 @@ from question_bank.blueprint import Blueprint, check_feasibility, coverage, vali
 from question_bank.errors import BankImportError, BlueprintError, PackageError
 from question_bank.importers import detect_format, import_file
 from question_bank.items import BankContent, Item, ItemType, Task
+from question_bank.media import media_problems
 from question_bank.richtext import html_to_text
 from station.models import (
     Bank,
@@ -183,8 +184,9 @@ def _store_content(db: Session, row: BankVersion, content: BankContent) -> list[
             check_feasibility(bp, content.items)
         except BlueprintError as exc:
             warnings.append(f"鉴定要素细目表 {bp.name} 暂不能满足: " + "；".join(exc.shortfalls))
+    problems += media_problems(content.media)
     if problems:
-        raise BankImportFailed("鉴定要素细目表有误", problems)
+        raise BankImportFailed("题库内容有误", problems)
     db.add(row)
     db.flush()
     db.add_all(_item_row(row.id, item) for item in content.items)

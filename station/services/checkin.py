@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -15,6 +15,7 @@ from station.services import audit, keys, roster, sessions
 from station.services.errors import DomainError
 
 OPEN = {SessionState.CHECK_IN, SessionState.IN_PROGRESS}
+LATE_ENTRY_MINUTES = 15  # the rule printed on every admission ticket
 
 
 @dataclass
@@ -43,6 +44,11 @@ def check_in(db: Session, *, actor: str, admission_number: str,
     if candidate.status == CandidateStatus.PRESENT:
         return CheckInResult(candidate, already=True)
     now = now or utcnow()
+    cutoff = session.theory_start + timedelta(minutes=LATE_ENTRY_MINUTES)
+    if now > cutoff:
+        raise DomainError(f"开考 {LATE_ENTRY_MINUTES} 分钟后（{sessions.local(cutoff)} 起）不得入场："
+                          f"{candidate.name}（{admission_number}）不能再签到")  # fmt: skip
+    was = candidate.status.value
     candidate.status = CandidateStatus.PRESENT
     candidate.checked_in_at = now
     candidate.checked_in_by = actor
@@ -50,7 +56,7 @@ def check_in(db: Session, *, actor: str, admission_number: str,
     db.add(candidate)
     db.flush()
     audit.record(db, actor=actor, action="candidate.check_in", subject=f"candidate:{admission_number}",
-                 data={"late": candidate.late, "was": "absent" if candidate.late else "registered"})  # fmt: skip
+                 data={"late": candidate.late, "was": was})  # fmt: skip
     return CheckInResult(candidate, already=False)
 
 

@@ -194,4 +194,3 @@ def report(db: Session, session: ExamSession, *, now: datetime) -> SessionReport
     }
     return SessionReport(session=session, attendance=attendance, seats=seats, timeline=timeline,
                          irregularities=[t for t in timeline if t[0].kind == EventKind.IRREGULARITY])  # fmt: skip
-

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from station.models.scheduling import Candidate, ExamSession, Room
 from station.roster_file import RosterError, parse_roster
 from station.services import audit, sessions
 from station.services.errors import DomainError, NotFound
+
+MAX_NAME = 30  # what an admission ticket's token and a certificate can carry
 
 
 def import_roster(db: Session, *, actor: str, session_code: str, filename: str,
@@ -32,6 +33,8 @@ def import_roster(db: Session, *, actor: str, session_code: str, filename: str,
             problems.append(f"{filename} 第{row.line}行 证件号码: 与本场次已有考生 {other.name}"
                             f"（准考证号 {other.admission_number}）重复")  # fmt: skip
     wanted_numbers = [r.admission_number for r in roster.rows if r.admission_number]
+    problems += [f"{filename} 第{r.line}行 姓名: 超过 {MAX_NAME} 个字符，准考证与证书上放不下"
+                 for r in roster.rows if len(r.name) > MAX_NAME]  # fmt: skip
     if wanted_numbers:
         taken = set(db.exec(select(Candidate.admission_number)
                             .where(col(Candidate.admission_number).in_(wanted_numbers))).all())  # fmt: skip
@@ -41,11 +44,8 @@ def import_roster(db: Session, *, actor: str, session_code: str, filename: str,
     if problems:
         raise DomainError(f"{filename} 无法导入", problems)
     added = []
-    next_number = _next_serial(db, session)
-    for row, (room, seat) in zip(roster.rows, placements, strict=True):
-        number = row.admission_number
-        if not number:
-            number, next_number = f"{session.code}{next_number:04d}", next_number + 1
+    numbers = _admission_numbers(db, session, roster.rows)
+    for row, number, (room, seat) in zip(roster.rows, numbers, placements, strict=True):
         candidate = Candidate(session_id=session.id, admission_number=number, name=row.name,
                               gender=row.gender, id_type=row.id_type, id_number=row.id_number,
                               birth_date=row.birth_date, organisation=row.organisation or "",
@@ -98,20 +98,29 @@ def free_seats(db: Session, session: ExamSession) -> list[tuple[Room, int]]:
             for seat in range(1, room.seats + 1) if (room.id, seat) not in taken]  # fmt: skip
 
 
-def _next_serial(db: Session, session: ExamSession) -> int:
-    count = db.exec(
-        select(func.count()).select_from(Candidate).where(Candidate.session_id == session.id)
-    ).one()
-    number = count + 1
-    while db.exec(select(Candidate).where(
-            Candidate.admission_number == f"{session.code}{number:04d}")).first():  # fmt: skip
-        number += 1
-    return number
+def _admission_numbers(db: Session, session: ExamSession, rows) -> list[str]:
+    """The file's own numbers where given; the rest as session code + serial, skipping any in use."""
+    used = set(db.exec(select(Candidate.admission_number)
+                       .where(col(Candidate.admission_number).startswith(session.code))).all())  # fmt: skip
+    used |= {r.admission_number for r in rows if r.admission_number}
+    numbers, serial = [], 0
+    for row in rows:
+        if row.admission_number:
+            numbers.append(row.admission_number)
+            continue
+        serial += 1
+        while f"{session.code}{serial:04d}" in used:
+            serial += 1
+        numbers.append(f"{session.code}{serial:04d}")
+    return numbers
 
 
-def move_seat(db: Session, *, actor: str, admission_number: str, room: str, seat: int) -> Candidate:
+def move_seat(db: Session, *, actor: str, session_code: str, admission_number: str, room: str,
+              seat: int) -> Candidate:  # fmt: skip
     candidate = get_candidate(db, admission_number)
     session = db.get(ExamSession, candidate.session_id)
+    if session.code != session_code:
+        raise DomainError(f"考生 {admission_number} 不属于场次 {session_code}")
     if session.state not in sessions.EDITABLE:
         raise DomainError(
             f"场次 {session.code} 已“{sessions.STATE_LABELS[session.state]}”，不能再调整座位"

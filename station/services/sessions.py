@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,8 +11,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from question_bank.errors import BlueprintError
-from station.models import Bank, BankVersion, Role, StaffUser
+from station.models import Attempt, Bank, BankVersion, Role, StaffUser
 from station.models.common import utcnow
+from station.models.exam import FINISHED
 from station.models.scheduling import (
     Assignment,
     AssignmentRole,
@@ -28,6 +30,7 @@ from station.services import audit, banks, site, staffing
 from station.services.errors import DomainError, NotFound
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+SESSION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,19}")
 MIN_THEORY_MINUTES = 90
 S = SessionState
 
@@ -92,8 +95,8 @@ def create_session(db: Session, *, actor: str, plan: SessionPlan,
     problems: list[str] = []
     now = now or utcnow()
     code = plan.code.strip()
-    if not code:
-        problems.append("场次编号不能为空")
+    if not SESSION_CODE.fullmatch(code):
+        problems.append(f"场次编号 '{code}' 须为 2–20 位字母、数字或连字符（它是准考证号的前缀）")
     elif db.exec(select(ExamSession).where(ExamSession.code == code)).first():
         problems.append(f"场次编号 {code} 已存在")
     programme = _lookup(problems, site.get_programme, db, plan.programme)
@@ -365,13 +368,15 @@ def _qualification_problems(db: Session, user: StaffUser, session: ExamSession) 
     rows = db.exec(
         select(ExaminerQualification).where(ExaminerQualification.user_id == user.id)
     ).all()
-    for q in rows:
-        if q.programme_code == programme.code and session.level in q.levels.split(","):
-            if q.valid_until is None or q.valid_until >= exam_day:
-                return []
-            return [
-                f"{user.display_name} 的考评员证 {q.certificate_number} 已于 {q.valid_until} 过期"
-            ]
+    matching = [q for q in rows
+                if q.programme_code == programme.code and session.level in q.levels.split(",")]  # fmt: skip
+    if any(q.valid_until is None or q.valid_until >= exam_day for q in matching):
+        return []  # a renewed certificate counts even when an expired one is also on file
+    if matching:
+        latest = max(matching, key=lambda q: q.valid_until)
+        return [
+            f"{user.display_name} 的考评员证 {latest.certificate_number} 已于 {latest.valid_until} 过期"
+        ]
     return [f"{user.display_name} 没有 {programme.name}（{session.level}）的考评员资格"]
 
 
@@ -386,7 +391,9 @@ def _double_booking(db: Session, user: StaffUser, session: ExamSession,
     ).all()
     for assignment, other in rows:
         if other.id == session.id:
-            if assignment.role == role:
+            scoring = {AssignmentRole.EXAMINER, AssignmentRole.CHIEF_EXAMINER}
+            if assignment.role == role or {assignment.role, role} <= scoring:
+                # One person is one vote on the practical panel, whatever the title.
                 problems.append(
                     f"{user.display_name} 已在本场次担任{ASSIGNMENT_LABELS[assignment.role]}"
                 )
@@ -410,16 +417,22 @@ def assignments(
     return [(a, u, db.get(Room, a.room_id) if a.room_id else None) for a, u in rows]
 
 
-def flag_related(db: Session, *, actor: str, username: str, admission_number: str,
-                 reason: str) -> Recusal:  # fmt: skip
+def flag_related(db: Session, *, actor: str, session_code: str, username: str,
+                 admission_number: str, reason: str) -> Recusal:  # fmt: skip
+    """Record that an examiner is related to a candidate: they must not assess them."""
+    session = get_session(db, session_code)
     user = _user(db, username)
     candidate = db.exec(
-        select(Candidate).where(Candidate.admission_number == admission_number)
-    ).first()
+        select(Candidate).where(Candidate.admission_number == admission_number,
+                                Candidate.session_id == session.id)
+    ).first()  # fmt: skip
     if candidate is None:
-        raise NotFound(f"准考证号 '{admission_number}' 不存在")
+        raise NotFound(f"场次 {session.code} 没有准考证号为 '{admission_number}' 的考生")
     if not reason.strip():
         raise DomainError("请填写回避原因")
+    if db.exec(select(Recusal).where(Recusal.user_id == user.id,
+                                     Recusal.candidate_id == candidate.id)).first():  # fmt: skip
+        raise DomainError(f"{user.display_name} 与考生 {candidate.name} 的回避关系已登记")
     row = Recusal(user_id=user.id, candidate_id=candidate.id, reason=reason.strip())
     db.add(row)
     db.flush()
@@ -507,6 +520,24 @@ def _readiness(db: Session, session: ExamSession, target: SessionState, now: dat
         return problems + staffing_report(db, session)
     if target == S.IN_PROGRESS and now < session.theory_start - timedelta(minutes=5):
         return [f"理论考试 {local(session.theory_start)} 开始，尚未到开考时间"]
+    if target == S.GRADING:
+        return _theory_still_running(db, session, now)
+    if target in NOT_YET_AVAILABLE:
+        # Grading, sign-off and issuance are not built yet: nothing may pretend to have done them.
+        return [f"“{STATE_LABELS[target]}”需要成绩评定、督导审核与发证功能，本站点版本尚未提供"]
+    return []
+
+
+NOT_YET_AVAILABLE = {S.REVIEW, S.PUBLISHED, S.CERTIFIED, S.CLOSED}
+
+
+def _theory_still_running(db: Session, session: ExamSession, now: datetime) -> list[str]:
+    end = session.theory_start + timedelta(minutes=session.theory_minutes)
+    open_attempts = [a for a in db.exec(select(Attempt).where(Attempt.session_id == session.id))
+                     if a.status not in FINISHED]  # fmt: skip
+    if now < end or open_attempts:
+        left = len(open_attempts)
+        return [f"理论考试尚未结束（{local(end)} 结束，仍有 {left} 名考生未交卷）"]
     return []
 
 

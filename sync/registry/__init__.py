@@ -19,7 +19,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app = Flask(__name__, instance_path=str(instance.resolve()), instance_relative_config=True)
     app.config.from_mapping(
         REGISTRY_NAME="省级职业技能等级证书核验服务",
-        SECRET_KEY="dev-only-not-secret",
+        SECRET_KEY="uninitialised-registry-not-secret",  # `registry init` writes the real one
         DATABASE_URL=None,
     )
     app.config.from_pyfile("config.py", silent=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -18,7 +21,15 @@ cli = AppGroup("registry")  # added to app.cli by create_app()
 
 @cli.command("init")
 def init_command() -> None:
-    """Bring the registry database to the latest migration. Safe to run again."""
+    """Write the instance's secret (once) and bring the database to the latest migration.
+    Safe to run again."""
+    config = Path(current_app.instance_path) / "config.py"
+    if not config.exists():
+        config.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
+        click.echo(f"wrote {config}")
     engine = db.engine()
     before = db.current_revision(engine)
     db.upgrade(engine)
@@ -41,6 +52,8 @@ def run_command(host: str, port: int, workers: int) -> None:
         click.secho("数据库尚未初始化：请先运行 `registry init`", fg="red", err=True)
         sys.exit(1)
     app = current_app._get_current_object()
+    # Workers fork from this process: none may inherit a pooled database connection.
+    db.engine().dispose()
 
     class _Server(BaseApplication):
         def load_config(self):

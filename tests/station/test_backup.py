@@ -107,3 +107,14 @@ def test_restore_refuses_a_corrupt_backup(app, instance, tmp_path):
     broken.write_bytes(bytes(data))
     with pytest.raises(BackupError):
         backup.check_database(broken)
+
+
+def test_restore_refuses_while_the_station_runs(app, runner, instance):
+    from station.instance_lock import InstanceLock
+
+    made = Path(runner.invoke(args=["backup"]).output.strip())
+    with InstanceLock(instance):  # what `station run` holds while it serves
+        result = runner.invoke(args=["restore", str(made), "--yes"])
+    assert result.exit_code == 1
+    assert "请先停止站点" in result.output
+    assert runner.invoke(args=["restore", str(made), "--yes"]).exit_code == 0

@@ -31,7 +31,9 @@ class Terminal:
                                 headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
 
     def save(self, uid, seq, response, flagged=False):
-        return self.call("PUT", f"/answers/{uid}", {"seq": seq, "response": response, "flagged": flagged})
+        return self.call(
+            "PUT", f"/answers/{uid}", {"seq": seq, "response": response, "flagged": flagged}
+        )
 
 
 @pytest.fixture
@@ -55,7 +57,10 @@ def _stored(app, number):
 
         c = roster.get_candidate(s, number)
         a = s.exec(select(Attempt).where(Attempt.candidate_id == c.id)).one()
-        return {x.item_uid: (x.response, x.seq) for x in s.exec(select(Answer).where(Answer.attempt_id == a.id))}
+        return {
+            x.item_uid: (x.response, x.seq)
+            for x in s.exec(select(Answer).where(Answer.attempt_id == a.id))
+        }
 
 
 def test_login_needs_the_right_id_digits_and_check_in(client, running_exam):

@@ -85,11 +85,32 @@ def test_capacity_is_enforced(app, exam_site):
 def test_seats_can_be_moved_but_not_doubled(app, session_s1):
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(2))
     first, second = _candidates(app)
-    call(app, roster.move_seat, admission_number=first.admission_number, room="T2", seat=7)
+    call(
+        app,
+        roster.move_seat,
+        session_code="S1",
+        admission_number=first.admission_number,
+        room="T2",
+        seat=7,
+    )
     with pytest.raises(DomainError, match="已安排给"):
-        call(app, roster.move_seat, admission_number=second.admission_number, room="T2", seat=7)
+        call(
+            app,
+            roster.move_seat,
+            session_code="S1",
+            admission_number=second.admission_number,
+            room="T2",
+            seat=7,
+        )
     with pytest.raises(DomainError, match="1–20"):
-        call(app, roster.move_seat, admission_number=second.admission_number, room="T2", seat=21)
+        call(
+            app,
+            roster.move_seat,
+            session_code="S1",
+            admission_number=second.admission_number,
+            room="T2",
+            seat=21,
+        )
 
 
 def test_cli_roster_import_lists_every_bad_row(app, runner, session_s1, tmp_path):
@@ -206,3 +227,29 @@ def test_seats_asked_for_in_the_file_are_honoured_or_explained(app, session_s1):
     text = "\n".join(caught.value.details)
     assert "第2行 座位号: T2 第 5 座已有考生" in text
     assert "第3行 考场: 'T9' 不是本场次的理论考场" in text
+
+
+def test_numbers_in_the_file_are_kept_and_generated_ones_skip_them(app, session_s1):
+    header = ",".join(HEADER + ["准考证号"])
+    rows = [["张三", "男", "居民身份证", resident_id(1), "甲", "", "S10001"],
+            ["李四", "女", "居民身份证", resident_id(2, male=False), "乙", "", ""]]  # fmt: skip
+    data = "\n".join([header] + [",".join(r) for r in rows]).encode()
+    call(app, roster.import_roster, session_code="S1", filename="r.csv", data=data)
+    assert sorted(c.admission_number for c in _candidates(app)) == ["S10001", "S10002"]
+
+
+def test_names_too_long_for_a_ticket_are_refused(app, session_s1):
+    rows = [HEADER, ["阿" * 31, "男", "居民身份证", resident_id(1), "甲", ""]]
+    data = "\n".join(",".join(r) for r in rows).encode()
+    with pytest.raises(DomainError) as caught:
+        call(app, roster.import_roster, session_code="S1", filename="r.csv", data=data)
+    assert any("第2行 姓名: 超过 30 个字符" in d for d in caught.value.details)
+
+
+def test_no_entry_fifteen_minutes_after_the_start(app, session_s1):
+    _ready_for_checkin(app)
+    number = _candidates(app)[0].admission_number
+    with pytest.raises(DomainError, match="开考 15 分钟后"):
+        call(app, checkin.check_in, admission_number=number, now=START + timedelta(minutes=16))
+    assert call(app, checkin.check_in, admission_number=number,
+                now=START + timedelta(minutes=14)).candidate.late  # fmt: skip

@@ -220,7 +220,14 @@ def test_flagged_relationship_is_a_recusal(app, exam_site):
     call(app, sessions.transition, session_code="S1", to="scheduled")
     with app.app_context(), db.transaction() as s:
         number = roster.candidates(s, sessions.get_session(s, "S1"))[0].admission_number
-    call(app, sessions.flag_related, username="ex2", admission_number=number, reason="亲属")
+    call(
+        app,
+        sessions.flag_related,
+        session_code="S1",
+        username="ex2",
+        admission_number=number,
+        reason="亲属",
+    )
     with app.app_context(), db.transaction() as s:
         problems = sessions.staffing_report(s, sessions.get_session(s, "S1"))
     assert problems == [f"考生 {number}：考评员 ex2 须回避，仅剩 2 名可评分（至少需要 3 名）"]
@@ -234,3 +241,58 @@ def test_session_clock_opens_check_in_and_starts_the_exam(app, exam_site):
     assert session_clock(app, now=START - timedelta(hours=2)) == []
     assert session_clock(app, now=START - timedelta(minutes=20)) == ["S1:check_in"]
     assert session_clock(app, now=START + timedelta(minutes=1)) == ["S1:in_progress"]
+
+
+def test_one_person_is_one_vote_on_the_panel(app, exam_site):
+    create(app, plan())
+    assign(app, "S1", "chief", "chief_examiner")
+    with pytest.raises(DomainError, match="已在本场次担任考评组长"):
+        assign(app, "S1", "chief", "examiner")
+
+
+def test_a_renewed_qualification_counts_despite_an_expired_one(app, exam_site):
+    from datetime import date
+
+    for cert, until in (("KP-old", date(2029, 1, 1)), ("KP-new", date(2032, 1, 1))):
+        call(app, sessions.add_qualification, username="inv1", certificate_number=cert,
+             programme="IRAP", levels=["中级"], valid_until=until)  # fmt: skip
+    create(app, plan())
+    assign(app, "S1", "inv1", "examiner")
+
+
+def test_session_codes_must_fit_admission_numbers(app, exam_site):
+    with pytest.raises(DomainError, match="2–20 位字母、数字或连字符"):
+        create(app, plan(code="第一批 考试"))
+
+
+def test_states_past_the_exam_are_refused_until_they_exist(app, exam_site):
+    create(app, plan())
+    call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(3))
+    _staff_fully(app)
+    for state in ("scheduled", "check_in"):
+        call(app, sessions.transition, session_code="S1", to=state)
+    call(app, sessions.transition, session_code="S1", to="in_progress", now=START)
+    with pytest.raises(DomainError, match="理论考试尚未结束"):
+        call(
+            app,
+            sessions.transition,
+            session_code="S1",
+            to="grading",
+            now=START + timedelta(minutes=5),
+        )
+    call(
+        app, sessions.transition, session_code="S1", to="grading", now=START + timedelta(minutes=91)
+    )
+    with pytest.raises(DomainError, match="尚未提供"):
+        call(app, sessions.transition, session_code="S1", to="review")
+
+
+def test_cli_recuse_records_a_relationship(app, runner, exam_site):
+    create(app, plan())
+    call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(1))
+    with app.app_context(), db.transaction() as s:
+        number = roster.candidates(s, sessions.get_session(s, "S1"))[0].admission_number
+    ok = runner.invoke(args=["sessions", "recuse", "S1", "ex1", number, "--reason", "师生"])
+    assert ok.exit_code == 0, ok.output
+    again = runner.invoke(args=["sessions", "recuse", "S1", "ex1", number, "--reason", "师生"])
+    assert again.exit_code == 1 and "已登记" in again.output

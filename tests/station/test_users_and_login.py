@@ -119,3 +119,23 @@ def test_every_page_is_served_without_external_assets(client, auth):
         assert not re.search(r'(src|href)="(https?:)?//', page), url
     css = client.get("/static/css/app.css")
     assert css.status_code == 200
+
+
+def test_login_redirect_tricks_stay_on_site(client, create_user):
+    create_user("admin")
+    for trick in [
+        "/%09/evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "//evil.example",
+    ]:
+        response = client.post(f"/console/login?next={trick}",
+                               data={"username": "admin", "password": "correct-horse-9"})  # fmt: skip
+        assert response.headers["Location"] == "/console/", trick
+        client.post("/console/logout")
+
+
+def test_examiners_cannot_read_answer_keys(client, auth):
+    auth.login("examiner1", roles=["examiner"])
+    assert client.get("/console/banks/ANY/items").status_code == 403
+    assert client.get("/console/banks/ANY/items/X1").status_code == 403

@@ -7,12 +7,20 @@
   var L = document.getElementById("t-labels").dataset;
   var body = document.getElementById("result-body");
 
+  // Any answer that is not our JSON (an expired login, a server error, the network) is shown,
+  // never swallowed: a scan must not be lost silently.
+  function json(r) {
+    return r.json().catch(function () {
+      return {ok: false, error: L.failed + " (HTTP " + r.status + ")"};
+    });
+  }
+  function failed() { return {ok: false, error: L.failed}; }
   function post(url, data) {
     return fetch(url, {
       method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRFToken": desk.dataset.csrf},
       body: JSON.stringify(data)
-    }).then(function (r) { return r.json(); });
+    }).then(json, failed);
   }
 
   function el(tag, cls, text) {
@@ -66,9 +74,10 @@
     var q = document.getElementById("find-input").value.trim();
     var list = document.getElementById("find-results");
     fetch(desk.dataset.find + "?q=" + encodeURIComponent(q), {credentials: "same-origin"})
-      .then(function (r) { return r.json(); })
+      .then(json, failed)
       .then(function (res) {
         list.replaceChildren();
+        if (!res.candidates) { showError(res); return; }
         if (!res.candidates.length) list.appendChild(el("li", "muted", L.none));
         res.candidates.forEach(function (c) {
           var li = el("li");

@@ -39,6 +39,7 @@ ROUTES = [
     ("/sessions/<code>/assign", sessions.session_assign, ["POST"]),
     ("/sessions/<code>/unassign/<int:assignment_id>", sessions.session_unassign, ["POST"]),
     ("/sessions/<code>/transition", sessions.session_transition, ["POST"]),
+    ("/sessions/<code>/recusals", sessions.session_recuse, ["POST"]),
     ("/sessions/<code>/roster", sessions.roster_upload, ["POST"]),
     ("/sessions/<code>/candidates/<admission_number>/seat", sessions.candidate_seat, ["POST"]),
     ("/sessions/<code>/tickets.pdf", sessions.session_tickets, ["GET"]),

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
@@ -9,8 +11,11 @@ from station.services.errors import AuthError
 
 
 def _safe_next(target: str | None) -> str:
-    # Only paths on this site: never bounce a login to another host.
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this site: never bounce a login to another host."""
+    target = "".join(ch for ch in (target or "") if ch.isprintable() and not ch.isspace())
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and not parts.scheme \
+            and not parts.netloc and "\\" not in target:  # fmt: skip
         return target
     return url_for("console.home")
 

@@ -9,10 +9,12 @@ from station.auth import actor, roles_required
 from station.models import Role
 from station.services import banks
 from station.services.errors import DomainError, NotFound
-from station.views.console.common import attempt, flash_error
+from station.views.console.common import XLSX, attempt, download, flash_error
 
 STAFF = (Role.ADMIN, Role.EXAMINER, Role.CHIEF_EXAMINER, Role.SUPERVISOR)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Items carry their answer keys: invigilators and examiners at large do not need to read them.
+ANSWER_READERS = (Role.ADMIN, Role.CHIEF_EXAMINER, Role.SUPERVISOR)
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 TYPE_LABELS = {t.value: label for t, label in ITEM_TYPE_LABELS.items()}
 
 
@@ -56,8 +58,7 @@ def bank_import():
 def template():
     from question_bank.importers.xlsx import xlsx_template
 
-    return Response(xlsx_template(), mimetype=XLSX, headers={
-        "Content-Disposition": "attachment; filename=bank-template.xlsx"})  # fmt: skip
+    return download(xlsx_template(), "bank-template.xlsx", XLSX)
 
 
 @roles_required(*STAFF)
@@ -85,7 +86,7 @@ def bank_unlock(code: str):
     return redirect(url_for("console.bank_detail", code=code))
 
 
-@roles_required(*STAFF)
+@roles_required(*ANSWER_READERS)
 def item_browser(code: str):
     session, bank, row = _version_or_404(code, request.args.get("version"))
     filters = {k: request.args.get(k, "").strip() for k in ("q", "type", "kp", "status")}
@@ -103,7 +104,7 @@ def item_browser(code: str):
                            filters=filters, types=banks.ITEM_TYPES, labels=TYPE_LABELS)  # fmt: skip
 
 
-@roles_required(*STAFF)
+@roles_required(*ANSWER_READERS)
 def item_preview(code: str, uid: str):
     session, bank, row = _version_or_404(code, request.args.get("version"))
     try:
@@ -131,7 +132,7 @@ def coverage_view(code: str):
                            labels=TYPE_LABELS)  # fmt: skip
 
 
-@roles_required(*STAFF)
+@roles_required(*ANSWER_READERS)
 def assemble_view(code: str):
     session, bank, row = _version_or_404(code, request.args.get("version"))
     seed = request.args.get("seed", 1, type=int)
@@ -157,11 +158,10 @@ def export_xlsx_view(code: str):
         flash_error(exc)
         return redirect(url_for("console.bank_detail", code=code))
     name = f"{bank.code}-v{row.version}.xlsx"
-    return Response(export_xlsx(content), mimetype=XLSX,
-                    headers={"Content-Disposition": f"attachment; filename={name}"})  # fmt: skip
+    return download(export_xlsx(content), name, XLSX)
 
 
-@roles_required(*STAFF)
+@roles_required(*ANSWER_READERS)
 def media(code: str, version: str, name: str):
     session, bank, row = _version_or_404(code, version)
     try:
@@ -170,5 +170,7 @@ def media(code: str, version: str, name: str):
         abort(404)
     except DomainError:
         abort(403)
-    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return Response(blob, mimetype=mimetype)
+    mimetype = mimetypes.guess_type(name)[0]
+    if mimetype not in IMAGE_TYPES:
+        abort(404)  # only pictures are bank media; never serve anything a browser would run
+    return Response(blob, mimetype=mimetype, headers={"Content-Security-Policy": "sandbox"})

@@ -3,9 +3,10 @@ request's transaction (commit on success, roll back and explain on a domain erro
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
-from flask import abort, flash, jsonify
+from flask import abort, flash, jsonify, send_file
 
 from station import db
 from station.services import sessions
@@ -50,3 +51,13 @@ def json_attempt(s, action: Callable[[], dict]):
         return jsonify(ok=False, error=exc.message, details=exc.details), 400
     s.commit()
     return jsonify(ok=True, **payload)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF = "application/pdf"
+
+
+def download(data: bytes, name: str, mimetype: str, *, inline: bool = False):
+    """A file response; the name may be Chinese (send_file encodes it per RFC 6266)."""
+    return send_file(io.BytesIO(data), mimetype=mimetype, download_name=name,
+                     as_attachment=not inline)  # fmt: skip

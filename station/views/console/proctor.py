@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, render_template, request
+from flask import jsonify, render_template, request
 
 from station.auth import actor, roles_required
 from station.models import Role
 from station.models.common import utcnow
 from station.services import proctoring, sessions
-from station.views.console.common import json_attempt, session_or_404
+from station.views.console.common import PDF, download, json_attempt, session_or_404
 from station.web import localtime
 
 PROCTORS = (Role.ADMIN, Role.EXAMINER, Role.CHIEF_EXAMINER)
@@ -78,5 +78,4 @@ def report_pdf(code: str):
     html = render_template("print/session_report.html", report=proctoring.report(s, row, now=utcnow()),
                            categories=proctoring.IRREGULARITY_CATEGORIES,
                            labels=proctoring.STATUS_LABELS, local=sessions.local)  # fmt: skip
-    return Response(html_to_pdf(html), mimetype="application/pdf",
-                    headers={"Content-Disposition": f"inline; filename=report-{code}.pdf"})  # fmt: skip
+    return download(html_to_pdf(html), f"report-{code}.pdf", PDF, inline=True)

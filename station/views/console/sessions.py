@@ -11,10 +11,9 @@ from station.models import Role, StaffUser
 from station.models.scheduling import AssignmentRole, Programme, SessionState
 from station.services import banks, checkin, roster, sessions, site, tickets
 from station.services.errors import DomainError, NotFound
-from station.views.console.common import attempt, flash_error, session_or_404
+from station.views.console.common import PDF, XLSX, attempt, download, flash_error, session_or_404
 
 STAFF = (Role.ADMIN, Role.EXAMINER, Role.CHIEF_EXAMINER, Role.SUPERVISOR)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _back(code: str):
@@ -120,6 +119,18 @@ def session_unassign(code: str, assignment_id: int):
     return _back(code)
 
 
+@roles_required(Role.ADMIN)
+def session_recuse(code: str):
+    s, row = session_or_404(code)
+    form = request.form
+    attempt(s, lambda: sessions.flag_related(s, actor=actor(), session_code=code,
+                                             username=form.get("username", ""),
+                                             admission_number=form.get("admission_number", ""),
+                                             reason=form.get("reason", "")),
+            success=_("Recusal recorded."))  # fmt: skip
+    return _back(code)
+
+
 @roles_required(Role.ADMIN, Role.CHIEF_EXAMINER)
 def session_transition(code: str):
     s, row = session_or_404(code)
@@ -149,15 +160,14 @@ def roster_upload(code: str):
 def roster_template():
     from station.roster_file import roster_template as template
 
-    return Response(template(), mimetype=XLSX,
-                    headers={"Content-Disposition": "attachment; filename=roster-template.xlsx"})  # fmt: skip
+    return download(template(), "roster-template.xlsx", XLSX)
 
 
 @roles_required(Role.ADMIN)
 def candidate_seat(code: str, admission_number: str):
     s, row = session_or_404(code)
     seat = request.form.get("seat", "")
-    attempt(s, lambda: roster.move_seat(s, actor=actor(), admission_number=admission_number,
+    attempt(s, lambda: roster.move_seat(s, actor=actor(), session_code=code, admission_number=admission_number,
                                         room=request.form.get("room", ""),
                                         seat=int(seat) if seat.isdigit() else 0))  # fmt: skip
     return _back(code)
@@ -175,8 +185,7 @@ def session_tickets(code: str):
         flash_error(exc)
         return _back(code)
     name = f"tickets-{code}-{candidate}.pdf" if candidate else f"tickets-{code}.pdf"
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f"inline; filename={name}"})  # fmt: skip
+    return download(pdf, name, PDF, inline=True)
 
 
 @roles_required(*STAFF)
