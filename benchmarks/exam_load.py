@@ -29,13 +29,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,9 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `benchmarks.exam_setup`, also when run from elsewhere
 
-from benchmarks.exam_setup import seed_exam  # noqa: E402
+from benchmarks.exam_setup import HOST, free_port, seed_exam, start_server, stop_server, wait_ready  # noqa: E402
 
-HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 30.0  # a request slower than this counts as an error
 SETUP_SECONDS = 90.0  # every candidate must be logged in, started and have its form by then
 PACE = 3.0  # realistic: seconds between one candidate's saves, on average
@@ -68,8 +63,8 @@ class HttpError(Exception):
 class Connection:
     """One keep-alive connection; reopened after an error or a ``Connection: close``."""
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, port: int, keepalive: bool = True):
+        self.port, self.keepalive = port, keepalive
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -94,6 +89,8 @@ class Connection:
             head.append(f"Authorization: Bearer {token}")
         if method != "GET":
             head += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+        if not self.keepalive:
+            head.append("Connection: close")
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         raw = await self.reader.readuntil(b"\r\n\r\n")
         lines = raw.decode("latin-1").split("\r\n")
@@ -163,9 +160,10 @@ class Item:
 
 
 class Candidate:
-    def __init__(self, number: str, last6: str, port: int, rng: random.Random):
+    def __init__(self, number: str, last6: str, port: int, rng: random.Random,
+                 keepalive: bool = True):  # fmt: skip
         self.number, self.last6, self.rng = number, last6, rng
-        self.conn = Connection(port)
+        self.conn = Connection(port, keepalive)
         self.terminal = f"load-{uuid.uuid4().hex[:16]}"
         self.token = ""
         self.items: list[Item] = []
@@ -264,7 +262,8 @@ class Candidate:
 
 async def drive(args, people: list[tuple[str, str]], port: int) -> tuple[list[Stats], list]:
     rng = random.Random(args.seed)
-    candidates = [Candidate(n, last6, port, random.Random(rng.random())) for n, last6 in people]
+    candidates = [Candidate(n, last6, port, random.Random(rng.random()), not args.no_keepalive)
+                  for n, last6 in people]  # fmt: skip
     loop = asyncio.get_running_loop()
     login, start, form = Stats("login"), Stats("start"), Stats("form")
     login.started = loop.time()
@@ -296,59 +295,6 @@ async def drive(args, people: list[tuple[str, str]], port: int) -> tuple[list[St
     for c in candidates:
         c.conn.close()
     return phases, candidates
-
-
-# --- the server ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_server(instance: Path, port: int, log_path: Path) -> subprocess.Popen:
-    station = Path(sys.executable).with_name("station")
-    command = [str(station)] if station.exists() else [sys.executable, "-m", "station.cli"]
-    env = dict(os.environ, STATION_INSTANCE=str(instance))
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it
-    proc = subprocess.Popen(
-        [*command, "run", "--host", HOST, "--port", str(port), "--no-scheduler"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(instance),
-    )  # fmt: skip
-    log.close()
-    return proc
-
-
-def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 30.0) -> None:
-    """Until the API answers (401 for a request without a token)."""
-    import http.client
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"station run exited with status {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/api/exam/noop")
-            status = conn.getresponse().status
-            conn.close()
-            if status == 401:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"station run did not answer on port {port} within {timeout:g} s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 # --- checking the database -----------------------------------------------------------------------
@@ -386,7 +332,7 @@ def check_database(db_path: Path, candidates: list[Candidate]) -> tuple[list[str
 # --- report --------------------------------------------------------------------------------------
 
 
-def report(phases: list[Stats], n_candidates: int) -> list[str]:
+def report(phases: list[Stats], n_candidates: int, active: int) -> list[str]:
     print()
     print(f"{'phase':<18}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'max ms':>9}")  # fmt: skip
@@ -406,12 +352,12 @@ def report(phases: list[Stats], n_candidates: int) -> list[str]:
     print()
     print(f"save p50 / noop p50 (full speed):  {full.pct(0.5) / noop.pct(0.5):.2f}")
     print(f"saves/s / noop req/s (full speed): {full.rate / noop.rate:.2f}")
-    print(f"save p50 at ~{PACE:g} s pace / noop p50: {paced.pct(0.5) / noop.pct(0.5):.2f}")
     print()
-    p99 = paced.pct(0.99)
-    peak = full.rate
+    p99, peak = paced.pct(0.99), full.rate
+    short = f" (only {active} of {n_candidates} candidates got in)" if active < n_candidates else ""
+    p99_met = p99 < TARGET_P99_MS and not short
     print(f"target p99 < {TARGET_P99_MS:g} ms at {n_candidates} candidates saving every "
-          f"{PACE:g} s: {p99:.1f} ms — {'met' if p99 < TARGET_P99_MS else 'NOT met'}")  # fmt: skip
+          f"{PACE:g} s: {p99:.1f} ms — {'met' if p99_met else 'NOT met'}{short}")  # fmt: skip
     print(f"target peak ≥ {TARGET_PEAK:g} saves/s: {peak:.1f} — "
           f"{'met' if peak >= TARGET_PEAK else 'NOT met'}")  # fmt: skip
     return problems
@@ -436,6 +382,17 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="passed to `station run --threads` (default: its own default)",
+    )
+    parser.add_argument(
+        "--no-keepalive",
+        action="store_true",
+        help="a new connection per request (diagnosis; terminals keep them alive)",
+    )
     args = parser.parse_args()
 
     instance = Path(tempfile.mkdtemp(prefix="skillcert-load-"))
@@ -446,12 +403,12 @@ def main() -> int:
         print(f"seeded {len(people)} candidates in {time.perf_counter() - t0:.1f} s ({instance})")
         port = args.port or free_port()
         log_path = instance / "server.log"
-        proc = start_server(instance, port, log_path)
+        proc = start_server(instance, port, log_path, args.threads)
         wait_ready(proc, port)
         print(f"station run on {HOST}:{port} (pid {proc.pid})")
         phases, candidates = asyncio.run(drive(args, people, port))
         stop_server(proc)
-        problems = report(phases, args.candidates)
+        problems = report(phases, args.candidates, sum(c.ready for c in candidates))
         findings = server_log_findings(log_path)
         print(f"server log: {', '.join(findings) if findings else 'no errors or warnings'}")
         lost, reordered = check_database(instance / "station.db", candidates)

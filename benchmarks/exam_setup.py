@@ -16,8 +16,14 @@ The instance is then served with ``STATION_INSTANCE=<instance_path> station run`
 
 from __future__ import annotations
 
+import http.client
 import math
+import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +35,7 @@ except ImportError:  # running from a checkout without installing
 from certs.identity import check_character
 from station.services import staffing
 
+HOST = "127.0.0.1"
 SESSION_CODE = "LOAD1"
 BANK = "IRAP-M"
 ROOM_SEATS = 30
@@ -126,6 +133,61 @@ def seed_exam(instance_path: str | Path, candidates: int, *,
         engine = app.extensions.get("station_engine")
         if engine is not None:
             engine.dispose()
+
+
+# --- serving the instance with `station run` -----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_server(instance: str | Path, port: int, log_path: str | Path,
+                 threads: int | None = None) -> subprocess.Popen:  # fmt: skip
+    """``station run`` on ``HOST:port`` for ``instance`` (selected by STATION_INSTANCE), its output
+    appended to ``log_path``. The housekeeping jobs are off; the exam clock always runs."""
+    script = Path(sys.executable).with_name("station")
+    command = [str(script)] if script.exists() else [sys.executable, "-c",
+                                                     "from station.cli import main; main()"]  # fmt: skip
+    extra = ["--threads", str(threads)] if threads else []
+    env = dict(os.environ, STATION_INSTANCE=str(instance))
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [*command, "run", "--host", HOST, "--port", str(port), "--no-scheduler", *extra],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(instance),
+        )  # fmt: skip
+
+
+def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 30.0) -> None:
+    """Until the exam API answers (401 for a request without a token)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"station run exited with status {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection(HOST, port, timeout=2)
+            conn.request("GET", "/api/exam/noop")
+            status = conn.getresponse().status
+            conn.close()
+            if status == 401:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"station run did not answer on port {port} within {timeout:g} s")
+
+
+def stop_server(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop it (SIGTERM, then SIGKILL after 10 s) and reap it; harmless if already gone."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    proc.wait(10)
 
 
 if __name__ == "__main__":

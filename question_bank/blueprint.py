@@ -9,10 +9,9 @@ each scope. All points add up to 100.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 from question_bank.errors import BlueprintError
-from question_bank.items import ITEM_TYPE_LABELS, Importance, Item, ItemType, Status
+from question_bank.items import ITEM_TYPE_LABELS, Importance, ItemType
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,8 @@ def knowledge_points_under(bp: Blueprint, scope: str) -> list[str]:
     return ScopeTree(bp).points_under(scope)
 
 
-def _label(item_type: ItemType) -> str:
+def type_label(item_type: ItemType) -> str:
+    """The item type's Chinese name, as problems and coverage labels print it."""
     return ITEM_TYPE_LABELS.get(item_type, str(item_type))
 
 
@@ -227,7 +227,7 @@ def validate_blueprint(bp: Blueprint) -> None:
         for code, n in _duplicates(codes):
             problems.append(f"{what} {code} 重复（出现 {n} 次）")
     for item_type, n in _duplicates([s.item_type for s in bp.sections]):
-        problems.append(f"试卷结构中题型 {_label(item_type)} 重复设置（出现 {n} 次）")
+        problems.append(f"试卷结构中题型 {type_label(item_type)} 重复设置（出现 {n} 次）")
 
     # the scope tree: unknown parents, cycles, depth
     for s in tree.scopes.values():
@@ -266,22 +266,26 @@ def validate_blueprint(bp: Blueprint) -> None:
         points.setdefault(s.item_type, s.points_per_item)
         if s.points_per_item <= 0:
             problems.append(
-                f"试卷结构中 {_label(s.item_type)} 每题分值 {_num(s.points_per_item)} 应为正数"
+                f"试卷结构中 {type_label(s.item_type)} 每题分值 {_num(s.points_per_item)} 应为正数"
             )
     if bp.total_points <= 0:
         problems.append(f"试卷总分 {_num(bp.total_points)} 应为正数")
 
     # cells
     for (scope, item_type), n in _duplicates([(c.scope, c.item_type) for c in bp.cells]):
-        problems.append(f"组卷单元 {scope_name(scope)} × {_label(item_type)} 重复（出现 {n} 次）")
+        problems.append(
+            f"组卷单元 {scope_name(scope)} × {type_label(item_type)} 重复（出现 {n} 次）"
+        )
     for c in bp.cells:
-        where = f"组卷单元 {scope_name(c.scope)} × {_label(c.item_type)}"
+        where = f"组卷单元 {scope_name(c.scope)} × {type_label(c.item_type)}"
         if c.scope not in tree.scopes:
             problems.append(f"{where}: 鉴定范围 {c.scope} 不存在")
         elif not tree.points_under(c.scope):
             problems.append(f"{where}: 该范围及其下级范围中没有鉴定点")
         if c.item_type not in points:
-            problems.append(f"{where}: 试卷结构中没有 {_label(c.item_type)} 题型（未设每题分值）")
+            problems.append(
+                f"{where}: 试卷结构中没有 {type_label(c.item_type)} 题型（未设每题分值）"
+            )
         if c.count <= 0:
             problems.append(f"{where}: 题量 {c.count} 应为正整数")
     seen_cells = list(dict.fromkeys((c.scope, c.item_type) for c in bp.cells))
@@ -290,8 +294,8 @@ def validate_blueprint(bp: Blueprint) -> None:
         for ancestor in tree.ancestors(scope):
             if (ancestor, item_type) in cell_set:
                 problems.append(
-                    f"组卷单元 {scope_name(ancestor)} × {_label(item_type)} 与 "
-                    f"{scope_name(scope)} × {_label(item_type)} 重叠："
+                    f"组卷单元 {scope_name(ancestor)} × {type_label(item_type)} 与 "
+                    f"{scope_name(scope)} × {type_label(item_type)} 重叠："
                     f"{scope} 是 {ancestor} 的下级范围，题量归属不明确"
                 )
 
@@ -335,13 +339,14 @@ def _breakdown(bp: Blueprint) -> str:
     for c in bp.cells:
         counts[c.item_type] = counts.get(c.item_type, 0) + c.count
     parts = [
-        f"{_label(t)} {n} 题 × {_num(points.get(t, 0))} 分"
-        for t, n in sorted(counts.items(), key=lambda kv: _type_order(bp, kv[0]))
+        f"{type_label(t)} {n} 题 × {_num(points.get(t, 0))} 分"
+        for t, n in sorted(counts.items(), key=lambda kv: type_order(bp, kv[0]))
     ]
     return " + ".join(parts)
 
 
-def _type_order(bp: Blueprint, item_type: ItemType) -> int:
+def type_order(bp: Blueprint, item_type: ItemType) -> int:
+    """Sort key for item types: the blueprint's section order first, then the remaining types."""
     order = [s.item_type for s in bp.sections]
     return (
         order.index(item_type)
@@ -350,241 +355,18 @@ def _type_order(bp: Blueprint, item_type: ItemType) -> int:
     )
 
 
-# --- coverage ------------------------------------------------------------------------------------
+# --- coverage (in question_bank.coverage) --------------------------------------------------------
+
+# Coverage and feasibility live in question_bank.coverage, which imports this module; their names
+# stay importable from here, resolved on first use so that the import only goes one way.
+_COVERAGE_NAMES = frozenset(
+    {"CellCoverage", "Coverage", "CoverageRow", "active_items", "check_feasibility", "coverage"}
+)
 
 
-@dataclass(frozen=True)
-class CoverageRow:
-    """One row of the coverage view: a scope (totals of everything under it) or a knowledge point."""
+def __getattr__(name: str):
+    if name in _COVERAGE_NAMES:
+        from question_bank import coverage as coverage_module
 
-    kind: str  # "scope" or "knowledge_point"
-    code: str
-    name: str
-    depth: int  # 0 for a top-level scope; a knowledge point sits one deeper than its scope
-    counts: dict[ItemType, int]  # active items per type
-    importance: Importance | None = None  # knowledge points only
-    weight: float | None = None  # knowledge points only
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-@dataclass(frozen=True)
-class CellCoverage:
-    """One cell: how many items a form needs and how many active items the bank has for it."""
-
-    scope: str
-    scope_name: str
-    item_type: ItemType
-    required: int
-    available: int
-
-    @property
-    def shortfall(self) -> int:
-        return max(0, self.required - self.available)
-
-    @property
-    def ok(self) -> bool:
-        return self.available >= self.required
-
-    @property
-    def label(self) -> str:
-        return f"范围 {self.scope} {self.scope_name} × {_label(self.item_type)}"
-
-
-@dataclass
-class Coverage:
-    """Active items per knowledge point × item type, per cell, and what the blueprint misses."""
-
-    blueprint: str
-    item_types: list[ItemType]  # the columns: the blueprint's section order, then other types
-    rows: list[CoverageRow]  # scopes and knowledge points in tree order
-    by_point: dict[str, dict[ItemType, int]]  # knowledge point code -> type -> active items
-    cells: list[CellCoverage]
-    unmapped: dict[ItemType, int]  # active items whose knowledge point is not in the blueprint
-    unmapped_points: dict[str, int]  # those items per knowledge point code ("" = none given)
-    inactive: int = 0  # retired items, never counted anywhere else
-
-    @property
-    def unmapped_total(self) -> int:
-        return sum(self.unmapped.values())
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.cells)
-
-    @property
-    def shortfalls(self) -> list[str]:
-        return [_shortfall_line(c, 1) for c in self.cells if not c.ok]
-
-    def to_dict(self) -> dict:
-        return {
-            "blueprint": self.blueprint,
-            "item_types": [t.value for t in self.item_types],
-            "rows": [
-                {
-                    "kind": r.kind,
-                    "code": r.code,
-                    "name": r.name,
-                    "depth": r.depth,
-                    "counts": {t.value: n for t, n in r.counts.items()},
-                    "importance": r.importance.value if r.importance else None,
-                    "weight": r.weight,
-                }
-                for r in self.rows
-            ],
-            "cells": [
-                {
-                    "scope": c.scope,
-                    "scope_name": c.scope_name,
-                    "item_type": c.item_type.value,
-                    "required": c.required,
-                    "available": c.available,
-                }
-                for c in self.cells
-            ],
-            "unmapped": {t.value: n for t, n in self.unmapped.items()},
-            "unmapped_points": dict(self.unmapped_points),
-            "inactive": self.inactive,
-        }
-
-
-def active_items(items) -> list[Item]:
-    """Active items sorted by uid; of several versions of one uid the highest decides."""
-    latest: dict[str, Item] = {}
-    for item in sorted(items, key=attrgetter("uid", "version")):
-        latest[item.uid] = item
-    return [item for item in latest.values() if item.status == Status.ACTIVE]
-
-
-def coverage(bp: Blueprint, items) -> Coverage:
-    """Count active items per knowledge point × type and per cell (safe on a malformed blueprint)."""
-    tree = ScopeTree(bp)
-    all_items = list(items)
-    active = active_items(all_items)
-    types = sorted(ItemType, key=lambda t: _type_order(bp, t))
-
-    by_point: dict[str, dict[ItemType, int]] = {}
-    for k in bp.knowledge_points:
-        by_point.setdefault(k.code, {t: 0 for t in types})
-    unmapped = {t: 0 for t in types}
-    unmapped_points: dict[str, int] = {}
-    for item in active:
-        counts = by_point.get(item.knowledge_point or "")
-        if counts is None:
-            unmapped[item.type] += 1
-            key = item.knowledge_point or ""
-            unmapped_points[key] = unmapped_points.get(key, 0) + 1
-        else:
-            counts[item.type] += 1
-
-    rows: list[CoverageRow] = []
-    placed: set[str] = set()
-
-    def scope_counts(code: str) -> dict[ItemType, int]:
-        out = {t: 0 for t in types}
-        for k in tree.points_under(code):
-            for t, n in by_point[k].items():
-                out[t] += n
-        return out
-
-    def walk(code: str, depth: int) -> None:
-        if code in placed:
-            return
-        placed.add(code)
-        s = tree.scopes[code]
-        rows.append(CoverageRow("scope", code, s.name, depth, scope_counts(code)))
-        for k in bp.knowledge_points:
-            if k.scope == code and k.code not in placed:
-                placed.add(k.code)
-                rows.append(
-                    CoverageRow(
-                        "knowledge_point",
-                        k.code,
-                        k.name,
-                        depth + 1,
-                        dict(by_point[k.code]),
-                        k.importance,
-                        k.weight,
-                    )
-                )
-        for child in tree.children[code]:
-            walk(child, depth + 1)
-
-    for root in tree.roots:
-        walk(root, 0)
-    for code in tree.scopes:  # orphans: unknown parent or a cycle
-        walk(code, 0)
-    for k in bp.knowledge_points:  # knowledge points of unknown scopes
-        if k.code not in placed:
-            placed.add(k.code)
-            rows.append(
-                CoverageRow(
-                    "knowledge_point",
-                    k.code,
-                    k.name,
-                    0,
-                    dict(by_point[k.code]),
-                    k.importance,
-                    k.weight,
-                )
-            )
-
-    cells = []
-    for c in bp.cells:
-        under = tree.points_under(c.scope) if c.scope in tree.scopes else []
-        scope = tree.scopes.get(c.scope)
-        cells.append(
-            CellCoverage(
-                scope=c.scope,
-                scope_name=scope.name if scope else "",
-                item_type=c.item_type,
-                required=c.count,
-                available=sum(by_point[k][c.item_type] for k in under),
-            )
-        )
-    return Coverage(
-        blueprint=bp.name,
-        item_types=types,
-        rows=rows,
-        by_point=by_point,
-        cells=cells,
-        unmapped=unmapped,
-        unmapped_points=unmapped_points,
-        inactive=len(all_items) - len(active),
-    )
-
-
-# --- feasibility ---------------------------------------------------------------------------------
-
-
-def _shortfall_line(cell: CellCoverage, forms_disjoint: int) -> str:
-    need = cell.required * forms_disjoint
-    if forms_disjoint == 1:
-        wanted = f"需要 {need} 题"
-    else:
-        wanted = f"{forms_disjoint} 套互不重复的试卷需要 {need} 题（每套 {cell.required} 题）"
-    return f"{cell.label}: {wanted}，题库中仅有 {cell.available} 道可用试题"
-
-
-def check_feasibility(bp: Blueprint, items, *, forms_disjoint: int = 1) -> None:
-    """Raise ``BlueprintError`` unless the active items can fill ``forms_disjoint`` forms that
-    share no item. ``shortfalls`` has one line per short cell. A malformed blueprint raises
-    :class:`InvalidBlueprint` first.
-    """
-    if forms_disjoint < 1:
-        raise ValueError("forms_disjoint must be at least 1")
-    validate_blueprint(bp)
-    report = coverage(bp, items)
-    short = [
-        _shortfall_line(c, forms_disjoint)
-        for c in report.cells
-        if c.available < c.required * forms_disjoint
-    ]
-    if short:
-        what = "组卷" if forms_disjoint == 1 else f"组 {forms_disjoint} 套互不重复的试卷"
-        raise BlueprintError(
-            f"题库不能按鉴定要素细目表 {bp.name} {what}：{len(short)} 个组卷单元试题不足",
-            shortfalls=short,
-        )
+        return getattr(coverage_module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

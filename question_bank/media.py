@@ -27,3 +27,12 @@ def media_problems(media: dict[str, bytes]) -> list[str]:
         elif not data.startswith(signatures) or (suffix == ".webp" and data[8:12] != b"WEBP"):
             problems.append(f"媒体文件 {name}: 内容不是 {suffix} 图片")
     return problems
+
+
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+         ".webp": "image/webp"}  # fmt: skip
+
+
+def image_mimetype(name: str) -> str | None:
+    """The picture type a media name stands for, or None: nothing else is ever served."""
+    return _MIME.get(PurePosixPath(name).suffix.lower())

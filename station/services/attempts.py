@@ -22,6 +22,7 @@ from station.models import Answer, Attempt, AttemptEvent, AttemptStatus, BankVer
 from station.models.exam import FINISHED, StationClock
 from station.models.scheduling import Candidate, CandidateStatus, ExamSession, Room, SessionState
 from station.services import banks
+from station.services.errors import DomainError
 
 GRACE_SECONDS = 15  # saves are still taken this long after the deadline (network latency)
 TERMINAL_IDLE_SECONDS = 120  # after this, a silent terminal no longer blocks a login elsewhere
@@ -187,9 +188,12 @@ def state(db: Session, attempt: Attempt, *, now: datetime) -> dict:
     session = db.get(ExamSession, attempt.session_id)
     room = db.get(Room, candidate.room_id) if candidate.room_id else None
     due = deadline(attempt, now)
+    remaining = remaining_seconds(attempt, now)
+    if attempt.status == AttemptStatus.NOT_STARTED:  # what start() will leave: late is late
+        remaining = max(remaining - (now - session.theory_start).total_seconds(), 0.0)
     return {
         "status": attempt.status.value,
-        "remaining_seconds": round(remaining_seconds(attempt, now), 1),
+        "remaining_seconds": round(remaining, 1),
         "deadline": due.isoformat() if due else None,
         "server_now": now.isoformat(),
         "answered": attempt.answered,
@@ -224,18 +228,35 @@ def form_view(db: Session, attempt: Attempt) -> dict:
     return {"items": items, "answers": answers}
 
 
+def bank_version_id(db: Session, attempt: Attempt) -> int:
+    return db.get(ExamSession, attempt.session_id).bank_version_id
+
+
+def media(db: Session, *, version_id: int, name: str) -> bytes:
+    """A picture from the bank an exam is drawn from (the URL to it was signed by the station)."""
+    version = db.get(BankVersion, version_id)
+    if version is None:
+        raise ExamError("not_found", "图片不存在", 404)
+    try:
+        return banks.get_media(db, version, name)
+    except DomainError:
+        raise ExamError("not_found", "图片不存在", 404) from None
+
+
 # --- saving ------------------------------------------------------------------------------------
 
-# Forms never change once drawn, so the answer rules for each attempt are kept in memory.
-_RULES: dict[int, dict[str, tuple[str, frozenset[str]]]] = {}
+# Forms never change once drawn, so the answer rules for each attempt are kept in memory,
+# per database (a process may serve, or a test may open, more than one).
+_RULES: dict[tuple[str, int], dict[str, tuple[str, frozenset[str]]]] = {}
 
 
 def _rules(db: Session, attempt_id: int) -> dict[str, tuple[str, frozenset[str]]]:
-    rules = _RULES.get(attempt_id)
+    key = (str(db.get_bind().url), attempt_id)
+    rules = _RULES.get(key)
     if rules is None:
         form = db.exec(select(Attempt.form).where(Attempt.id == attempt_id)).one()
         rules = {e["uid"]: (e["item_type"], frozenset(e["option_order"])) for e in form["entries"]}
-        _RULES[attempt_id] = rules
+        _RULES[key] = rules
     return rules
 
 

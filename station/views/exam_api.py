@@ -6,13 +6,16 @@ terminal; the API uses no cookies, so it is exempt from CSRF.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+import re
+
+from flask import Blueprint, current_app, jsonify, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from station import db
 from station.models.common import utcnow
 from station.services import attempts
 from station.services.attempts import ExamError
+from station.views.console.common import image_response
 from station.web import csrf
 
 bp = Blueprint("exam_api", __name__, url_prefix="/api/exam")
@@ -93,8 +96,36 @@ def form():
     s, now = db.get_session(), utcnow()
     attempt = _attempt(s, now)
     payload = attempts.form_view(s, attempt) | {"state": attempts.state(s, attempt, now=now)}
+    version_id = attempts.bank_version_id(s, attempt)
+    for item in payload["items"]:
+        item["stem"] = _media_links(item["stem"], version_id)
+        for option in item["options"]:
+            option["text"] = _media_links(option["text"], version_id)
     s.commit()
     return jsonify(payload)
+
+
+_MEDIA_SRC = re.compile(r'src="media/([^"]+)"')
+
+
+def _media_links(html: str, version_id: int) -> str:
+    # <img> cannot send the bearer token, so each picture gets a signed URL of its own.
+    signer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="exam-media")
+    return _MEDIA_SRC.sub(
+        lambda m: f'src="{url_for("exam_api.media", ref=signer.dumps([version_id, m.group(1)]))}"',
+        html,
+    )
+
+
+@bp.get("/media/<ref>")
+def media(ref: str):
+    signer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="exam-media")
+    try:
+        version_id, name = signer.loads(ref)
+    except (BadSignature, ValueError):
+        raise ExamError("not_found", "图片不存在", 404) from None
+    blob = attempts.media(db.get_session(), version_id=int(version_id), name=f"media/{name}")
+    return image_response(blob, name)
 
 
 @bp.put("/answers/<uid>")

@@ -207,3 +207,23 @@ def test_live_console_pages_and_report_pdf(app, client, auth, term):
     from tests.certs.qr_decode import pdf_page_texts
 
     assert "火警演练" in "".join(pdf_page_texts(pdf.data))
+
+
+def test_terminals_get_bank_pictures_through_signed_links(app, client):
+    from pathlib import Path
+
+    from itsdangerous import URLSafeSerializer
+
+    from station.services import banks
+
+    data = (Path(__file__).parents[1] / "question_bank" / "data" / "moodle_good.xml").read_bytes()
+    with app.app_context(), db.transaction() as s:
+        summary = banks.import_bank(s, actor="t", filename="m.xml", data=data, bank_name="PICS")
+        version = banks.get_version(s, banks.get_bank(s, "PICS"), summary.version)
+        name = next(iter(banks.load_content(s, version).media))
+    signer = URLSafeSerializer(app.config["SECRET_KEY"], salt="exam-media")
+    ok = client.get(f"/api/exam/media/{signer.dumps([version.id, name.removeprefix('media/')])}")
+    assert ok.status_code == 200 and ok.mimetype.startswith("image/")
+    assert ok.headers["Content-Security-Policy"] == "sandbox"
+    forged = URLSafeSerializer("not-the-secret", salt="exam-media").dumps([version.id, "x.png"])
+    assert client.get(f"/api/exam/media/{forged}").status_code == 404

@@ -1,6 +1,4 @@
-import mimetypes
-
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from question_bank.items import ITEM_TYPE_LABELS, ItemType
@@ -9,12 +7,11 @@ from station.auth import actor, roles_required
 from station.models import Role
 from station.services import banks
 from station.services.errors import DomainError, NotFound
-from station.views.console.common import XLSX, attempt, download, flash_error
+from station.views.console.common import XLSX, attempt, download, flash_error, image_response
 
 STAFF = (Role.ADMIN, Role.EXAMINER, Role.CHIEF_EXAMINER, Role.SUPERVISOR)
 # Items carry their answer keys: invigilators and examiners at large do not need to read them.
 ANSWER_READERS = (Role.ADMIN, Role.CHIEF_EXAMINER, Role.SUPERVISOR)
-IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 TYPE_LABELS = {t.value: label for t, label in ITEM_TYPE_LABELS.items()}
 
 
@@ -170,7 +167,4 @@ def media(code: str, version: str, name: str):
         abort(404)
     except DomainError:
         abort(403)
-    mimetype = mimetypes.guess_type(name)[0]
-    if mimetype not in IMAGE_TYPES:
-        abort(404)  # only pictures are bank media; never serve anything a browser would run
-    return Response(blob, mimetype=mimetype, headers={"Content-Security-Policy": "sandbox"})
+    return image_response(blob, name)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from flask import abort, flash, jsonify, send_file
+from flask import Response, abort, flash, jsonify, send_file
 
+from question_bank.media import image_mimetype
 from station import db
 from station.services import sessions
 from station.services.errors import DomainError, NotFound
@@ -51,6 +52,15 @@ def json_attempt(s, action: Callable[[], dict]):
         return jsonify(ok=False, error=exc.message, details=exc.details), 400
     s.commit()
     return jsonify(ok=True, **payload)
+
+
+def image_response(blob: bytes, name: str):
+    """A bank picture; only pictures are bank media, never anything a browser would run."""
+    mimetype = image_mimetype(name)
+    if mimetype is None:
+        abort(404)
+    return Response(blob, mimetype=mimetype, headers={"Content-Security-Policy": "sandbox",
+                                                      "Cache-Control": "private, max-age=3600"})  # fmt: skip
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
