@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))  # `benchmarks.exam_setup`, also when run from els
 from benchmarks.exam_setup import HOST, free_port, seed_exam, start_server, stop_server, wait_ready  # noqa: E402
 
 REQUEST_TIMEOUT = 30.0  # a request slower than this counts as an error
-SETUP_SECONDS = 90.0  # every candidate must be logged in, started and have its form by then
+SETUP_SECONDS = 180.0  # every candidate must be logged in, started and have its form by then
 PACE = 3.0  # realistic: seconds between one candidate's saves, on average
 REPLAY_SHARE = 0.05
 TARGET_P99_MS = 100.0

@@ -22,13 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from question_bank.blueprint import (
-    IMPORTANCE_RANK,
-    Blueprint,
-    ScopeTree,
-    active_items,
-    check_feasibility,
-)
+from question_bank.blueprint import IMPORTANCE_RANK, Blueprint, ScopeTree
+from question_bank.coverage import active_items, check_feasibility
 from question_bank.items import FALSE_KEY, TRUE_KEY, Importance, Item, ItemType
 
 DEFAULT_DIFFICULTY = 0.5  # what an item without an estimate counts as

@@ -4,6 +4,9 @@ A blueprint is a tree of scopes (鉴定范围, up to three levels) whose leaves 
 points (鉴定点), each marked X/Y/Z with a weight. The paper's structure says, per item type,
 how many points each item carries; its cells say how many items of each type come from
 each scope. All points add up to 100.
+
+This module holds the blueprint, its scope tree and its validation; whether a bank covers a
+blueprint is :mod:`question_bank.coverage`.
 """
 
 from __future__ import annotations
@@ -353,20 +356,3 @@ def type_order(bp: Blueprint, item_type: ItemType) -> int:
         if item_type in order
         else len(order) + list(ItemType).index(item_type)
     )
-
-
-# --- coverage (in question_bank.coverage) --------------------------------------------------------
-
-# Coverage and feasibility live in question_bank.coverage, which imports this module; their names
-# stay importable from here, resolved on first use so that the import only goes one way.
-_COVERAGE_NAMES = frozenset(
-    {"CellCoverage", "Coverage", "CoverageRow", "active_items", "check_feasibility", "coverage"}
-)
-
-
-def __getattr__(name: str):
-    if name in _COVERAGE_NAMES:
-        from question_bank import coverage as coverage_module
-
-        return getattr(coverage_module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from question_bank.blueprint import Blueprint, Cell, KnowledgePoint, Scope, Section
-from question_bank.importers.xlsx import (
+from question_bank.importers.xlsx_schema import (
     BLUEPRINTS,
     CELLS,
     CRITERIA,

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from question_bank import assembly
-from question_bank.blueprint import active_items
+from question_bank.coverage import active_items
 from question_bank.items import TRUE_FALSE_KEYS, ItemType
 from station.models import Answer, Attempt, AttemptEvent, AttemptStatus, BankVersion, EventKind
 from station.models.exam import FINISHED, StationClock

@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 
 from certs import keys
 from question_bank import assembly, package, signing
-from question_bank.blueprint import Blueprint, check_feasibility, coverage, validate_blueprint
+from question_bank.blueprint import Blueprint, validate_blueprint
+from question_bank.coverage import check_feasibility, coverage
 from question_bank.errors import BankImportError, BlueprintError, PackageError
 from question_bank.importers import detect_format, import_file
 from question_bank.items import BankContent, Item, ItemType, Task

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from question_bank.coverage import check_feasibility
 from question_bank.errors import BlueprintError
 from station.models import Attempt, Bank, BankVersion, Role, StaffUser
 from station.models.common import utcnow
@@ -158,8 +159,6 @@ def _bank_version(db: Session, plan: SessionPlan, problems: list[str]):
         problems.append(exc.message)
         return version, plan.blueprint
     try:
-        from question_bank.blueprint import check_feasibility
-
         check_feasibility(bp, banks.load_items(db, version))
     except BlueprintError as exc:
         problems.append(f"题库 {bank.code} 版本 {version.version} 不能满足细目表 {bp.name}")

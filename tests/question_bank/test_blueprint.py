@@ -14,12 +14,11 @@ from question_bank.blueprint import (
     KnowledgePoint,
     Scope,
     Section,
-    check_feasibility,
-    coverage,
     knowledge_points_under,
     paper_total,
     validate_blueprint,
 )
+from question_bank.coverage import check_feasibility, coverage
 from question_bank.errors import BlueprintError
 from question_bank.items import Importance, ItemType, Status
 from tests.question_bank.factories import (
