@@ -33,7 +33,7 @@ except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from certs.identity import check_character
-from station.services import staffing
+from station.services import assignments, lifecycle, staffing
 
 HOST = "127.0.0.1"
 SESSION_CODE = "LOAD1"
@@ -116,18 +116,18 @@ def seed_exam(instance_path: str | Path, candidates: int, *,
                 for code in room_codes:
                     for _ in range(per_room):
                         n += 1
-                        sessions.assign(s, actor="bench", session_code=SESSION_CODE,
+                        assignments.assign(s, actor="bench", session_code=SESSION_CODE,
                                         username=f"inv{n:03d}", role="invigilator", room=code)  # fmt: skip
-                sessions.assign(s, actor="bench", session_code=SESSION_CODE, username="sup",
+                assignments.assign(s, actor="bench", session_code=SESSION_CODE, username="sup",
                                 role="supervisor")  # fmt: skip
-                sessions.transition(s, actor="bench", session_code=SESSION_CODE, to="scheduled")
-                sessions.transition(s, actor="bench", session_code=SESSION_CODE, to="check_in")
+                lifecycle.transition(s, actor="bench", session_code=SESSION_CODE, to="scheduled")
+                lifecycle.transition(s, actor="bench", session_code=SESSION_CODE, to="check_in")
                 people = roster.candidates(s, sessions.get_session(s, SESSION_CODE))
                 for c in people:
                     checkin.check_in(s, actor="bench", admission_number=c.admission_number)
                 # Opened two minutes early (allowed from theory_start − 5 min): candidates who
                 # start now still get the whole duration.
-                sessions.transition(s, actor="bench", session_code=SESSION_CODE, to="in_progress")
+                lifecycle.transition(s, actor="bench", session_code=SESSION_CODE, to="in_progress")
                 return [(c.admission_number, c.id_number[-6:]) for c in people]
     finally:
         engine = app.extensions.get("station_engine")

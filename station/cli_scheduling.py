@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from station import config as station_config
 from station import db
 from station.cli import cli, cli_actor, domain_errors
-from station.services import checkin, roster, sessions, site, tickets
+from station.services import assignments, checkin, lifecycle, roster, sessions, site, tickets
 from station.services.errors import DomainError
 
 programmes_cli = AppGroup("programmes", help="Certificate programmes.")
@@ -65,7 +65,7 @@ def rooms_add(code, name, kind, seats) -> None:
 def examiners_qualify(username, certificate, programme, levels, valid_until) -> None:
     """Record an examiner's qualification for a programme and levels."""
     with db.transaction() as s:
-        sessions.add_qualification(s, actor=cli_actor(), username=username,
+        assignments.add_qualification(s, actor=cli_actor(), username=username,
                                    certificate_number=certificate, programme=programme,
                                    levels=list(levels),
                                    valid_until=valid_until.date() if valid_until else None)  # fmt: skip
@@ -136,10 +136,10 @@ def sessions_show(code: str, as_json: bool) -> None:
                        "from": sessions.local(sr.starts_at), "to": sessions.local(sr.ends_at)}
                       for r, sr in sessions.session_rooms(s, row)],
             "staff": [{"user": u.username, "role": a.role.value, "room": rm.code if rm else None}
-                      for a, u, rm in sessions.assignments(s, row)],
+                      for a, u, rm in assignments.assignments(s, row)],
             "candidates": len(roster.candidates(s, row)),
             "check_in": [vars(c) for c in checkin.room_counts(s, row)],
-            "problems": sessions.staffing_report(s, row),
+            "problems": assignments.staffing_report(s, row),
         }  # fmt: skip
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
@@ -158,7 +158,7 @@ def sessions_show(code: str, as_json: bool) -> None:
 def sessions_assign(code, username, role, room) -> None:
     """Assign staff to a session (ratio, qualification, double-booking rules apply)."""
     with db.transaction() as s:
-        sessions.assign(s, actor=cli_actor(), session_code=code, username=username, role=role,
+        assignments.assign(s, actor=cli_actor(), session_code=code, username=username, role=role,
                         room=room)  # fmt: skip
     click.echo(f"assigned {username} as {role}")
 
@@ -172,7 +172,7 @@ def sessions_assign(code, username, role, room) -> None:
 def sessions_recuse(code, username, admission_number, reason) -> None:
     """Record that an examiner is related to a candidate and must not assess them."""
     with db.transaction() as s:
-        sessions.flag_related(s, actor=cli_actor(), session_code=code, username=username,
+        assignments.flag_related(s, actor=cli_actor(), session_code=code, username=username,
                               admission_number=admission_number, reason=reason)  # fmt: skip
     click.echo(f"{username} recused from {admission_number}")
 
@@ -185,7 +185,7 @@ def sessions_recuse(code, username, admission_number, reason) -> None:
 def sessions_transition(code, state, reason) -> None:
     """Move a session to another state (e.g. scheduled, check_in, in_progress)."""
     with db.transaction() as s:
-        row = sessions.transition(s, actor=cli_actor(), session_code=code, to=state, reason=reason)
+        row = lifecycle.transition(s, actor=cli_actor(), session_code=code, to=state, reason=reason)
     click.echo(f"{row.code} is now {row.state.value}")
 
 

@@ -15,7 +15,7 @@ from flask import Flask
 
 from station import db
 from station.models.common import utcnow
-from station.services import attempts, audit, backup, sessions
+from station.services import attempts, audit, backup, lifecycle
 from station.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,11 @@ def session_clock(app: Flask, now=None) -> list[str]:
     moved = []
     with app.app_context():
         with db.transaction() as session:
-            due = sessions.due_transitions(session, now or utcnow())
+            due = lifecycle.due_transitions(session, now or utcnow())
         for code, state in due:
             try:
                 with db.transaction() as session:
-                    sessions.transition(session, actor="system", session_code=code, to=state,
+                    lifecycle.transition(session, actor="system", session_code=code, to=state,
                                         reason="scheduled time reached", now=now)  # fmt: skip
                 moved.append(f"{code}:{state.value}")
             except DomainError as exc:

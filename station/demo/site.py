@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from certs.identity import check_character
 from station.models.scheduling import ExamSession, Programme
-from station.services import roster, sessions, site
+from station.services import assignments, lifecycle, roster, sessions, site
 
 SESSION_CODE = "IRAP-M-DEMO"
 ROOMS = [("T1", "理论考场一（机房）", "theory", 40), ("P1", "工业机器人实训车间", "practical", 8)]
@@ -68,7 +68,7 @@ def seed_site(db: Session, *, now: datetime, bank: str) -> list[str]:
         for code, name, kind, seats in ROOMS:
             site.add_room(db, actor="demo", code=code, name=name, kind=kind, seats=seats)
         for i, username in enumerate(QUALIFIED, 1):
-            sessions.add_qualification(db, actor="demo", username=username,
+            assignments.add_qualification(db, actor="demo", username=username,
                                        certificate_number=f"KPY-IRAP-2025-{i:04d}",
                                        programme="IRAP", levels=["中级", "高级"])  # fmt: skip
     if db.exec(select(ExamSession).where(ExamSession.code == SESSION_CODE)).first() is not None:
@@ -92,11 +92,11 @@ def seed_site(db: Session, *, now: datetime, bank: str) -> list[str]:
         ("examiner3", "examiner", None), ("examiner4", "examiner", None),
         ("chief", "chief_examiner", None), ("supervisor", "supervisor", None),
     ]:  # fmt: skip
-        sessions.assign(db, actor="demo", session_code=SESSION_CODE, username=username,
+        assignments.assign(db, actor="demo", session_code=SESSION_CODE, username=username,
                         role=role, room=room)  # fmt: skip
-    sessions.transition(db, actor="demo", session_code=SESSION_CODE, to="scheduled", now=now)
+    lifecycle.transition(db, actor="demo", session_code=SESSION_CODE, to="scheduled", now=now)
     # Opened early by hand so the check-in desk can be tried at once.
-    sessions.transition(db, actor="demo", session_code=SESSION_CODE, to="check_in", now=now,
+    lifecycle.transition(db, actor="demo", session_code=SESSION_CODE, to="check_in", now=now,
                         reason="演示：提前开放检录")  # fmt: skip
     return [f"session {SESSION_CODE}: {len(NAMES)} candidates, theory {sessions.local(start_utc)}, "
             "open for check-in"]  # fmt: skip

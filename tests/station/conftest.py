@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from station import create_app, db
 from station.cli import init_instance
-from station.services import users
+from station.services import assignments, lifecycle, users
 
 PASSWORD = "correct-horse-9"
 
@@ -177,7 +177,7 @@ def demo_bank(app, demo_package):
 @pytest.fixture
 def exam_site(app, demo_bank, create_user):
     """A site ready to schedule: the IRAP programme, rooms, staff with qualifications."""
-    from station.services import sessions, site
+    from station.services import site
 
     with app.app_context(), db.transaction() as s:
         site.add_programme(s, actor="test", code="IRAP", name="工业机器人应用编程",
@@ -196,7 +196,7 @@ def exam_site(app, demo_bank, create_user):
         create_user(name, roles=roles, organisation=org)
     with app.app_context(), db.transaction() as s:
         for name in ("ex1", "ex2", "ex3", "chief"):
-            sessions.add_qualification(s, actor="test", username=name,
+            assignments.add_qualification(s, actor="test", username=name,
                                        certificate_number=f"KP-{name}", programme="IRAP",
                                        levels=["中级", "高级"])  # fmt: skip
     return staff
@@ -225,11 +225,11 @@ def running_exam(app, exam_site):
         for user, role, room in [("inv1", "invigilator", "T1"), ("inv2", "invigilator", "T1"),
                                  ("ex1", "examiner", None), ("ex2", "examiner", None),
                                  ("chief", "chief_examiner", None), ("sup", "supervisor", None)]:  # fmt: skip
-            sessions.assign(s, actor="t", session_code="S1", username=user, role=role, room=room)
-        sessions.transition(s, actor="t", session_code="S1", to="scheduled")
-        sessions.transition(s, actor="t", session_code="S1", to="check_in")
+            assignments.assign(s, actor="t", session_code="S1", username=user, role=role, room=room)
+        lifecycle.transition(s, actor="t", session_code="S1", to="scheduled")
+        lifecycle.transition(s, actor="t", session_code="S1", to="check_in")
         people = roster.candidates(s, sessions.get_session(s, "S1"))
         for c in people:
             checkin.check_in(s, actor="t", admission_number=c.admission_number)
-        sessions.transition(s, actor="t", session_code="S1", to="in_progress", now=start)
+        lifecycle.transition(s, actor="t", session_code="S1", to="in_progress", now=start)
         return [(c.admission_number, c.id_number[-6:]) for c in people]

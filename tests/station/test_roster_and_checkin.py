@@ -10,7 +10,7 @@ from certs import ticket_token
 from station import db
 from station.config import key_passphrase
 from station.models.scheduling import CandidateStatus
-from station.services import checkin, keys, roster, sessions, tickets
+from station.services import checkin, keys, lifecycle, roster, sessions, tickets
 from station.services.errors import DomainError
 from tests.certs.qr_decode import decode_pdf
 from tests.station.rosters import HEADER, resident_id, roster_csv
@@ -144,8 +144,8 @@ def test_ticket_pdf_qr_decodes_to_a_token_that_verifies(app, runner, session_s1,
 def _ready_for_checkin(app):
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(4))
     _staff_fully(app)
-    call(app, sessions.transition, session_code="S1", to="scheduled")
-    call(app, sessions.transition, session_code="S1", to="check_in")
+    call(app, lifecycle.transition, session_code="S1", to="scheduled")
+    call(app, lifecycle.transition, session_code="S1", to="check_in")
 
 
 def _token(app, admission_number):

@@ -9,7 +9,7 @@ import pytest
 from station import db
 from station.jobs import session_clock
 from station.models.scheduling import SessionState
-from station.services import roster, sessions, staffing
+from station.services import assignments, lifecycle, roster, sessions, staffing
 from station.services.errors import DomainError
 from tests.station.rosters import roster_csv
 
@@ -34,7 +34,7 @@ def create(app, p):
 
 def assign(app, code, user, role, room=None):
     with app.app_context(), db.transaction() as s:
-        return sessions.assign(
+        return assignments.assign(
             s, actor="admin", session_code=code, username=user, role=role, room=room
         )
 
@@ -129,7 +129,7 @@ def test_unqualified_examiner_is_explained(app, exam_site):
 def test_expired_qualification_is_refused(app, exam_site):
     from datetime import date
 
-    call(app, sessions.add_qualification, username="inv1", certificate_number="KP-old",
+    call(app, assignments.add_qualification, username="inv1", certificate_number="KP-old",
          programme="IRAP", levels=["中级"], valid_until=date(2029, 1, 1))  # fmt: skip
     create(app, plan())
     with pytest.raises(DomainError) as caught:
@@ -166,26 +166,26 @@ def test_ratios_block_check_in_until_met(app, exam_site):
     create(app, plan())
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(20))
     with pytest.raises(DomainError) as caught:
-        call(app, sessions.transition, session_code="S1", to="scheduled")
+        call(app, lifecycle.transition, session_code="S1", to="scheduled")
     details = "\n".join(caught.value.details)
     assert "考场 T1：20 名考生需要至少 2 名监考人员" in details
     assert "20 名考生需要至少 5 名考评员" in details
     assert "督导员" in details
     _staff_fully(app)
     with pytest.raises(DomainError, match="至少 5 名考评员"):
-        call(app, sessions.transition, session_code="S1", to="scheduled")
+        call(app, lifecycle.transition, session_code="S1", to="scheduled")
 
 
 def test_state_machine_and_audit(app, exam_site):
     create(app, plan())
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(10))
     _staff_fully(app)
-    call(app, sessions.transition, session_code="S1", to="scheduled")
+    call(app, lifecycle.transition, session_code="S1", to="scheduled")
     with pytest.raises(DomainError, match="不能转为“考试中”"):
-        call(app, sessions.transition, session_code="S1", to="in_progress")
-    call(app, sessions.transition, session_code="S1", to="check_in")
+        call(app, lifecycle.transition, session_code="S1", to="in_progress")
+    call(app, lifecycle.transition, session_code="S1", to="check_in")
     with pytest.raises(DomainError, match="尚未到开考时间"):
-        call(app, sessions.transition, session_code="S1", to="in_progress")
+        call(app, lifecycle.transition, session_code="S1", to="in_progress")
     with app.app_context(), db.transaction() as s:
         from sqlmodel import select
 
@@ -204,32 +204,32 @@ def test_same_organisation_recusal_is_explained_and_blocks_scheduling(app, exam_
     _staff_fully(app)
     with app.app_context(), db.transaction() as s:
         session = sessions.get_session(s, "S1")
-        conflicts = sessions.recusals(s, session)
-        problems = sessions.staffing_report(s, session)
+        conflicts = assignments.recusals(s, session)
+        problems = assignments.staffing_report(s, session)
     assert {c.examiner for c in conflicts} == {"ex1"}
     assert all("同属单位“甲公司”" in str(c) for c in conflicts)
     assert sum("仅剩 2 名可评分" in p for p in problems) == 3
     with pytest.raises(DomainError, match="不能转为“已排期”"):
-        call(app, sessions.transition, session_code="S1", to="scheduled")
+        call(app, lifecycle.transition, session_code="S1", to="scheduled")
 
 
 def test_flagged_relationship_is_a_recusal(app, exam_site):
     create(app, plan())
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(3))
     _staff_fully(app)
-    call(app, sessions.transition, session_code="S1", to="scheduled")
+    call(app, lifecycle.transition, session_code="S1", to="scheduled")
     with app.app_context(), db.transaction() as s:
         number = roster.candidates(s, sessions.get_session(s, "S1"))[0].admission_number
     call(
         app,
-        sessions.flag_related,
+        assignments.flag_related,
         session_code="S1",
         username="ex2",
         admission_number=number,
         reason="亲属",
     )
     with app.app_context(), db.transaction() as s:
-        problems = sessions.staffing_report(s, sessions.get_session(s, "S1"))
+        problems = assignments.staffing_report(s, sessions.get_session(s, "S1"))
     assert problems == [f"考生 {number}：考评员 ex2 须回避，仅剩 2 名可评分（至少需要 3 名）"]
 
 
@@ -237,7 +237,7 @@ def test_session_clock_opens_check_in_and_starts_the_exam(app, exam_site):
     create(app, plan())
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(5))
     _staff_fully(app)
-    call(app, sessions.transition, session_code="S1", to="scheduled")
+    call(app, lifecycle.transition, session_code="S1", to="scheduled")
     assert session_clock(app, now=START - timedelta(hours=2)) == []
     assert session_clock(app, now=START - timedelta(minutes=20)) == ["S1:check_in"]
     assert session_clock(app, now=START + timedelta(minutes=1)) == ["S1:in_progress"]
@@ -254,7 +254,7 @@ def test_a_renewed_qualification_counts_despite_an_expired_one(app, exam_site):
     from datetime import date
 
     for cert, until in (("KP-old", date(2029, 1, 1)), ("KP-new", date(2032, 1, 1))):
-        call(app, sessions.add_qualification, username="inv1", certificate_number=cert,
+        call(app, assignments.add_qualification, username="inv1", certificate_number=cert,
              programme="IRAP", levels=["中级"], valid_until=until)  # fmt: skip
     create(app, plan())
     assign(app, "S1", "inv1", "examiner")
@@ -270,21 +270,25 @@ def test_states_past_the_exam_are_refused_until_they_exist(app, exam_site):
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(3))
     _staff_fully(app)
     for state in ("scheduled", "check_in"):
-        call(app, sessions.transition, session_code="S1", to=state)
-    call(app, sessions.transition, session_code="S1", to="in_progress", now=START)
+        call(app, lifecycle.transition, session_code="S1", to=state)
+    call(app, lifecycle.transition, session_code="S1", to="in_progress", now=START)
     with pytest.raises(DomainError, match="理论考试尚未结束"):
         call(
             app,
-            sessions.transition,
+            lifecycle.transition,
             session_code="S1",
             to="grading",
             now=START + timedelta(minutes=5),
         )
     call(
-        app, sessions.transition, session_code="S1", to="grading", now=START + timedelta(minutes=91)
+        app,
+        lifecycle.transition,
+        session_code="S1",
+        to="grading",
+        now=START + timedelta(minutes=91),
     )
     with pytest.raises(DomainError, match="尚未提供"):
-        call(app, sessions.transition, session_code="S1", to="review")
+        call(app, lifecycle.transition, session_code="S1", to="review")
 
 
 def test_cli_recuse_records_a_relationship(app, runner, exam_site):

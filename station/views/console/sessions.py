@@ -9,7 +9,7 @@ from station import db
 from station.auth import actor, roles_required
 from station.models import Role, StaffUser
 from station.models.scheduling import AssignmentRole, Programme, SessionState
-from station.services import banks, checkin, roster, sessions, site, tickets
+from station.services import assignments, banks, checkin, lifecycle, roster, sessions, site, tickets
 from station.services.errors import DomainError, NotFound
 from station.views.console.common import PDF, XLSX, attempt, download, flash_error, session_or_404
 
@@ -86,10 +86,10 @@ def session_detail(code: str):
     return render_template(
         "console/sessions/detail.html", session=row, programme=s.get(Programme, row.programme_id),
         bank=sessions.bank_label(s, row), session_rooms=sessions.session_rooms(s, row),
-        staff=sessions.assignments(s, row), candidates=roster.candidates(s, row), rooms=rooms,
-        problems=sessions.staffing_report(s, row), conflicts=sessions.recusals(s, row),
+        staff=assignments.assignments(s, row), candidates=roster.candidates(s, row), rooms=rooms,
+        problems=assignments.staffing_report(s, row), conflicts=assignments.recusals(s, row),
         counts=checkin.room_counts(s, row), next_states=sorted(sessions.TRANSITIONS[row.state]),
-        labels=sessions.STATE_LABELS, role_labels=sessions.ASSIGNMENT_LABELS,
+        labels=sessions.STATE_LABELS, role_labels=assignments.ASSIGNMENT_LABELS,
         roles=list(AssignmentRole), users=_assignable_users(s), local=sessions.local,
         editable=row.state in sessions.EDITABLE,
         capacity=sessions.capacity(s, row),
@@ -104,7 +104,7 @@ def _assignable_users(s):
 def session_assign(code: str):
     s, row = session_or_404(code)
     form = request.form
-    attempt(s, lambda: sessions.assign(s, actor=actor(), session_code=code,
+    attempt(s, lambda: assignments.assign(s, actor=actor(), session_code=code,
                                        username=form.get("username", ""), role=form.get("role", ""),
                                        room=form.get("room") or None),
             success=_("Assigned."))  # fmt: skip
@@ -114,7 +114,7 @@ def session_assign(code: str):
 @roles_required(Role.ADMIN)
 def session_unassign(code: str, assignment_id: int):
     s, row = session_or_404(code)
-    attempt(s, lambda: sessions.unassign(s, actor=actor(), session_code=code,
+    attempt(s, lambda: assignments.unassign(s, actor=actor(), session_code=code,
                                          assignment_id=assignment_id))  # fmt: skip
     return _back(code)
 
@@ -123,7 +123,7 @@ def session_unassign(code: str, assignment_id: int):
 def session_recuse(code: str):
     s, row = session_or_404(code)
     form = request.form
-    attempt(s, lambda: sessions.flag_related(s, actor=actor(), session_code=code,
+    attempt(s, lambda: assignments.flag_related(s, actor=actor(), session_code=code,
                                              username=form.get("username", ""),
                                              admission_number=form.get("admission_number", ""),
                                              reason=form.get("reason", "")),
@@ -134,7 +134,7 @@ def session_recuse(code: str):
 @roles_required(Role.ADMIN, Role.CHIEF_EXAMINER)
 def session_transition(code: str):
     s, row = session_or_404(code)
-    if attempt(s, lambda: sessions.transition(s, actor=actor(), session_code=code,
+    if attempt(s, lambda: lifecycle.transition(s, actor=actor(), session_code=code,
                                               to=request.form.get("to", ""),
                                               reason=request.form.get("reason", ""))):  # fmt: skip
         flash(_("Session %(code)s is now: %(state)s", code=code,
