@@ -188,3 +188,9 @@ def test_demo_seeds_and_is_safe_to_run_twice(app, runner):
     assert assembled.exit_code == 0, assembled.output
     form = json.loads(assembled.output)
     assert form["seed"] == 3 and len(form["entries"]) == 85
+    # The demo's theory exam is open: a candidate can log in at a terminal straight away.
+    line = next(x for x in first.output.splitlines() if "theory exam in progress" in x)
+    number, last6 = line.split(" as ")[1].split(" with ID ending ")
+    login = app.test_client().post("/api/exam/login", json={
+        "admission_number": number, "id_last6": last6.strip(), "terminal_id": "demo-terminal"})  # fmt: skip
+    assert login.status_code == 200, login.json
