@@ -25,6 +25,7 @@ cat <<MSG
   station console:  http://localhost:${station_port}/console/
       logins:       admin / Demo@2026 (station admin); examiner1 … examiner4,
                     chief (chief examiner), supervisor — all with password Demo@2026
+  exam terminal:    http://localhost:${station_port}/exam/   (a candidate's number and ID digits are printed above)
   registry:         http://localhost:${registry_port}/   (operator / Demo@2026)
   instance data:    $PWD/demo-instance
 
