@@ -95,12 +95,14 @@ def init_command(station_code: str, station_name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=16, show_default=True, type=int)
+@click.option("--connections", default=1000, show_default=True, type=int,
+              help="Open connections allowed (one per exam terminal, and then some).")
 @click.option(
     "--no-scheduler",
     is_flag=True,
     help="No backups or timed session changes (the exam clock always runs).",
 )
-def run_command(host: str, port: int, threads: int, no_scheduler: bool) -> None:
+def run_command(host: str, port: int, threads: int, connections: int, no_scheduler: bool) -> None:
     """Serve the station with waitress (and run its background jobs)."""
     import waitress
 
@@ -119,7 +121,9 @@ def run_command(host: str, port: int, threads: int, no_scheduler: bool) -> None:
     recover_clock(app)
     start_scheduler(app, housekeeping=app.config["SCHEDULER_ENABLED"] and not no_scheduler)
     click.echo(f"SkillCert station on http://{host}:{port}/ (instance {app.instance_path})")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="skillcert")
+    # Every exam terminal keeps a connection open: allow a whole site's worth, not waitress's 100.
+    waitress.serve(app, host=host, port=port, threads=threads, ident="skillcert",
+                   connection_limit=connections, backlog=2048)  # fmt: skip
 
 
 @cli.command("demo")

@@ -8,9 +8,11 @@ commands and jobs use :func:`transaction`.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g, has_request_context, request
@@ -41,13 +43,33 @@ def make_engine(path: Path | str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # One process owns the file, so its writers queue on a lock of its own: they wake in turn
+    # instead of polling in SQLite's busy handler (which sleeps up to 100 ms at a time).
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _begin(connection):
         # A transaction that will write takes the write lock up front (BEGIN IMMEDIATE): a
         # deferred one that reads first and writes later fails with SQLITE_BUSY_SNAPSHOT, without
         # waiting, whenever another writer committed in between.
         mode = connection.get_execution_options().get("sqlite_begin", "")
-        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+        if mode == "IMMEDIATE":
+            # The same bound as busy_timeout: a writer that never finishes cannot hang the rest.
+            if not writer.acquire(timeout=30):
+                raise sqlalchemy.exc.OperationalError("BEGIN IMMEDIATE", None, "database is locked")
+            connection.info["writer"] = True
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}".strip())
+        except BaseException:
+            _release(connection)
+            raise
+
+    def _release(connection):
+        if connection.info.pop("writer", False):
+            writer.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
 
     return engine
 

@@ -140,21 +140,40 @@ def _attempt_for(db: Session, candidate: Candidate, session: ExamSession) -> Att
     attempt = db.exec(select(Attempt).where(Attempt.candidate_id == candidate.id)).first()
     if attempt is not None:
         return attempt
-    version = db.get(BankVersion, session.bank_version_id)
-    bp = banks.get_blueprint(db, version, session.blueprint)
-    items = banks.load_items(db, version)
-    drawn = [assembly.Form.from_dict(f) for f in
-             db.exec(select(Attempt.form).where(Attempt.session_id == session.id))]  # fmt: skip
-    form = assembly.assemble(
-        bp, items, seed=session.id * 1_000_003 + candidate.id,
-        exposure=assembly.count_exposure(drawn),
-        target_difficulty=assembly.mean_difficulty(active_items(items)),
-    )  # fmt: skip
+    bp, items, target = _bank(db, session)
+    form = assembly.assemble(bp, items, seed=session.id * 1_000_003 + candidate.id,
+                             exposure=_exposure(db, session), target_difficulty=target)  # fmt: skip
     attempt = Attempt(candidate_id=candidate.id, session_id=session.id, form=form.to_dict(),
                       allowed_seconds=session.theory_minutes * 60.0)  # fmt: skip
     db.add(attempt)
     db.flush()
     return attempt
+
+
+# An unlocked bank version never changes: its items are parsed once per process and database.
+_BANKS: dict[tuple[str, int, str], tuple] = {}
+
+
+def _bank(db: Session, session: ExamSession):
+    key = (str(db.get_bind().url), session.bank_version_id, session.blueprint)
+    if key not in _BANKS:
+        version = db.get(BankVersion, session.bank_version_id)
+        items = banks.load_items(db, version)
+        _BANKS[key] = (banks.get_blueprint(db, version, session.blueprint), items,
+                       assembly.mean_difficulty(active_items(items)))  # fmt: skip
+    return _BANKS[key]
+
+
+def _exposure(db: Session, session: ExamSession) -> dict[str, int]:
+    """How often each item is already on this session's forms (least-used first), counted by
+    the database from the stored forms rather than by parsing them here."""
+    rows = db.connection().execute(
+        text("SELECT json_extract(entry.value, '$.uid') AS uid, count(*) AS n "
+             "FROM attempt, json_each(attempt.form, '$.entries') AS entry "
+             "WHERE attempt.session_id = :session GROUP BY uid"),
+        {"session": session.id},
+    )  # fmt: skip
+    return {row.uid: row.n for row in rows}
 
 
 def authorise(db: Session, *, attempt_id: int, terminal: str, now: datetime) -> Attempt:
@@ -190,7 +209,8 @@ def state(db: Session, attempt: Attempt, *, now: datetime) -> dict:
     due = deadline(attempt, now)
     remaining = remaining_seconds(attempt, now)
     if attempt.status == AttemptStatus.NOT_STARTED:  # what start() will leave: late is late
-        remaining = max(remaining - (now - session.theory_start).total_seconds(), 0.0)
+        late = max((now - session.theory_start).total_seconds(), 0.0)
+        remaining = max(remaining - late, 0.0)
     return {
         "status": attempt.status.value,
         "remaining_seconds": round(remaining, 1),
@@ -276,7 +296,7 @@ def save_answer(db: Session, *, attempt_id: int, terminal: str, uid: str, seq: i
     row = conn.execute(
         text("UPDATE attempt SET seen_at = :now WHERE id = :id AND terminal = :terminal "
              "RETURNING status, allowed_seconds, elapsed_seconds, running_since"),
-        {"now": now.replace(tzinfo=None).isoformat(sep=" "), "id": attempt_id, "terminal": terminal},
+        {"now": _stamp(now), "id": attempt_id, "terminal": terminal},
     ).first()  # fmt: skip
     if row is None:
         raise ExamError("moved", "本场考试已在其他终端继续", 401)
@@ -301,7 +321,7 @@ def save_answer(db: Session, *, attempt_id: int, terminal: str, uid: str, seq: i
         raise ExamError("bad_response", f"试题 {uid} 的答案 {chosen} 无效", 400)
     if not isinstance(seq, int) or seq < 1:
         raise ExamError("bad_seq", "序号无效", 400)
-    stamp = now.replace(tzinfo=None).isoformat(sep=" ")
+    stamp = _stamp(now)
     applied = conn.execute(
         text("INSERT INTO answer (attempt_id, item_uid, response, flagged, seq, saved_at) "
              "VALUES (:a, :u, :r, :f, :s, :t) "
@@ -317,6 +337,11 @@ def save_answer(db: Session, *, attempt_id: int, terminal: str, uid: str, seq: i
         {"s": seq, "id": attempt_id},
     )  # fmt: skip
     return SaveResult(ack=seq, applied=applied, saved_at=now, remaining_seconds=max(remaining, 0.0))
+
+
+def _stamp(moment: datetime) -> str:
+    """A UTC time as SQLAlchemy stores it in SQLite, for the plain-SQL paths."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _parse_time(value) -> datetime | None:
@@ -354,11 +379,22 @@ def expire_if_due(db: Session, attempt: Attempt, now: datetime) -> bool:
     return True
 
 
-def expire_due(db: Session, now: datetime) -> int:
+def due_attempt_ids(db: Session, now: datetime) -> list[int]:
+    """Attempts whose time is up, found by the database without loading any form."""
+    rows = db.connection().execute(
+        text("SELECT id FROM attempt WHERE status = 'IN_PROGRESS' AND running_since IS NOT NULL "
+             "AND elapsed_seconds + (julianday(:now) - julianday(running_since)) * 86400.0 "
+             "> allowed_seconds + :grace"),
+        {"now": _stamp(now), "grace": GRACE_SECONDS},
+    )  # fmt: skip
+    return [row.id for row in rows]
+
+
+def expire_due(db: Session, now: datetime, ids: list[int] | None = None) -> int:
     """The job: submit every attempt whose time is up."""
     count = 0
-    for attempt in db.exec(select(Attempt).where(Attempt.status == AttemptStatus.IN_PROGRESS)):
-        count += expire_if_due(db, attempt, now)
+    for attempt_id in due_attempt_ids(db, now) if ids is None else ids:
+        count += expire_if_due(db, db.get(Attempt, attempt_id), now)
     return count
 
 
