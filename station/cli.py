@@ -95,8 +95,13 @@ def init_command(station_code: str, station_name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=16, show_default=True, type=int)
-@click.option("--connections", default=1000, show_default=True, type=int,
-              help="Open connections allowed (one per exam terminal, and then some).")
+@click.option(
+    "--connections",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="Open connections allowed (one per exam terminal, and then some).",
+)
 @click.option(
     "--no-scheduler",
     is_flag=True,

@@ -36,7 +36,7 @@ class Attempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     candidate_id: int = Field(foreign_key="candidate.id", unique=True)
     session_id: int = Field(foreign_key="exam_session.id", index=True)
-    form: dict = Field(sa_column=Column(JSON, nullable=False))  # question_bank.assembly.Form
+    total_items: int  # on the form (the form itself is in AttemptForm, away from the hot row)
     status: AttemptStatus = Field(default=AttemptStatus.NOT_STARTED, max_length=16, index=True)
     allowed_seconds: float  # the session's duration plus any extra time granted
     elapsed_seconds: float = 0
@@ -51,6 +51,16 @@ class Attempt(SQLModel, table=True):
     approved_terminal: str = Field(default="", max_length=64)  # an examiner said yes
     resume_code: str = Field(default="", max_length=12)
     notice: str = ""  # shown on the candidate's screen (extra time, pause reason)
+
+
+class AttemptForm(SQLModel, table=True):
+    """The form an attempt was given (``question_bank.assembly.Form``). Kept out of ``attempt``
+    because that row is rewritten on every save, and SQLite rewrites a row whole."""
+
+    __tablename__ = "attempt_form"
+
+    attempt_id: int = Field(foreign_key="attempt.id", primary_key=True)
+    form: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
 class Answer(SQLModel, table=True):

@@ -18,7 +18,15 @@ from sqlmodel import Session, col, select
 from question_bank import assembly
 from question_bank.coverage import active_items
 from question_bank.items import TRUE_FALSE_KEYS, ItemType
-from station.models import Answer, Attempt, AttemptEvent, AttemptStatus, BankVersion, EventKind
+from station.models import (
+    Answer,
+    Attempt,
+    AttemptEvent,
+    AttemptForm,
+    AttemptStatus,
+    BankVersion,
+    EventKind,
+)
 from station.models.exam import FINISHED, StationClock
 from station.models.scheduling import Candidate, CandidateStatus, ExamSession, Room, SessionState
 from station.services import banks
@@ -143,11 +151,18 @@ def _attempt_for(db: Session, candidate: Candidate, session: ExamSession) -> Att
     bp, items, target = _bank(db, session)
     form = assembly.assemble(bp, items, seed=session.id * 1_000_003 + candidate.id,
                              exposure=_exposure(db, session), target_difficulty=target)  # fmt: skip
-    attempt = Attempt(candidate_id=candidate.id, session_id=session.id, form=form.to_dict(),
+    attempt = Attempt(candidate_id=candidate.id, session_id=session.id,
+                      total_items=len(form.entries),
                       allowed_seconds=session.theory_minutes * 60.0)  # fmt: skip
     db.add(attempt)
     db.flush()
+    db.add(AttemptForm(attempt_id=attempt.id, form=form.to_dict()))
+    db.flush()
     return attempt
+
+
+def attempt_form(db: Session, attempt: Attempt) -> dict:
+    return db.get(AttemptForm, attempt.id).form
 
 
 # An unlocked bank version never changes: its items are parsed once per process and database.
@@ -169,7 +184,8 @@ def _exposure(db: Session, session: ExamSession) -> dict[str, int]:
     the database from the stored forms rather than by parsing them here."""
     rows = db.connection().execute(
         text("SELECT json_extract(entry.value, '$.uid') AS uid, count(*) AS n "
-             "FROM attempt, json_each(attempt.form, '$.entries') AS entry "
+             "FROM attempt JOIN attempt_form ON attempt_form.attempt_id = attempt.id, "
+             "json_each(attempt_form.form, '$.entries') AS entry "
              "WHERE attempt.session_id = :session GROUP BY uid"),
         {"session": session.id},
     )  # fmt: skip
@@ -217,7 +233,7 @@ def state(db: Session, attempt: Attempt, *, now: datetime) -> dict:
         "deadline": due.isoformat() if due else None,
         "server_now": now.isoformat(),
         "answered": attempt.answered,
-        "total": len(attempt.form["entries"]),
+        "total": attempt.total_items,
         "last_seq": attempt.last_seq,
         "candidate": {"name": candidate.name, "admission_number": candidate.admission_number,
                       "seat": candidate.seat, "room": room.name if room else ""},
@@ -231,7 +247,7 @@ def form_view(db: Session, attempt: Attempt) -> dict:
     if attempt.status == AttemptStatus.NOT_STARTED:
         raise ExamError("not_started", "请先阅读考试须知并开始答题", 403)
     version = db.get(BankVersion, db.get(ExamSession, attempt.session_id).bank_version_id)
-    entries = attempt.form["entries"]
+    entries = attempt_form(db, attempt)["entries"]
     by_uid = {i.uid: i for i in banks.load_items(db, version, uids=[e["uid"] for e in entries])}
     items = []
     for n, entry in enumerate(entries, 1):
@@ -274,7 +290,7 @@ def _rules(db: Session, attempt_id: int) -> dict[str, tuple[str, frozenset[str]]
     key = (str(db.get_bind().url), attempt_id)
     rules = _RULES.get(key)
     if rules is None:
-        form = db.exec(select(Attempt.form).where(Attempt.id == attempt_id)).one()
+        form = db.exec(select(AttemptForm.form).where(AttemptForm.attempt_id == attempt_id)).one()
         rules = {e["uid"]: (e["item_type"], frozenset(e["option_order"])) for e in form["entries"]}
         _RULES[key] = rules
     return rules

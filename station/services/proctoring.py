@@ -64,7 +64,7 @@ def room_status(db: Session, session: ExamSession, *, now: datetime,
         rows.append(SeatStatus(
             admission_number=c.admission_number, name=c.name, room=r.code if r else "",
             seat=c.seat, status=_status(c, a, now), answered=a.answered if a else 0,
-            total=len(a.form["entries"]) if a else 0, last_activity=a.seen_at if a else None,
+            total=a.total_items if a else 0, last_activity=a.seen_at if a else None,
             remaining_seconds=round(attempts.remaining_seconds(a, now), 1)
             if a and a.status not in FINISHED and a.status != AttemptStatus.NOT_STARTED else None,
             pending_terminal=bool(a and a.pending_terminal), notice=a.notice if a else "",

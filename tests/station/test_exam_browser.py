@@ -15,7 +15,7 @@ from sqlmodel import select
 from station import db
 from station.models import Answer, Attempt, AttemptEvent, EventKind
 from station.models.common import utcnow
-from station.services import proctoring, roster
+from station.services import attempts, proctoring, roster
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,7 @@ def _attempt(s, number) -> Attempt:
 def _entries(app, number) -> list[dict]:
     """The candidate's form: uid, item_type and option_order (the page's A, B, C…) per item."""
     with app.app_context(), db.transaction() as s:
-        return _attempt(s, number).form["entries"]
+        return attempts.attempt_form(s, _attempt(s, number))["entries"]
 
 
 def _stored(app, number) -> dict[str, Answer]:
