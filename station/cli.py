@@ -21,6 +21,8 @@ from station.instance_lock import InstanceBusy, InstanceLock
 from station.services import audit, backup, banks, keys, users
 from station.services.errors import DomainError
 
+SWITCH_INTERVAL = 0.0005  # seconds; see run_command
+
 # Commands live on this group; create_app() adds them to app.cli, so that both the `station`
 # script and app.test_cli_runner() see them.
 cli = AppGroup("station")
@@ -124,6 +126,9 @@ def run_command(host: str, port: int, threads: int, connections: int, no_schedul
         click.secho(f"错误：{exc}", fg="red", err=True)
         sys.exit(1)
     recover_clock(app)
+    # Each SQLite call releases the GIL; with the default 5 ms switch interval the thread that
+    # holds the database lock then waits behind every busy request thread to get it back.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     start_scheduler(app, housekeeping=app.config["SCHEDULER_ENABLED"] and not no_scheduler)
     click.echo(f"SkillCert station on http://{host}:{port}/ (instance {app.instance_path})")
     # Every exam terminal keeps a connection open: allow a whole site's worth, not waitress's 100.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def make_engine(path: Path | str) -> Engine:
     # One process owns the file, so its writers queue on a lock of its own: they wake in turn
     # instead of polling in SQLite's busy handler (which sleeps up to 100 ms at a time).
     writer = threading.Lock()
+    _WRITER_LOCKS[engine] = writer
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
@@ -72,6 +74,21 @@ def make_engine(path: Path | str) -> Engine:
     event.listen(engine, "rollback", _release)
 
     return engine
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def writer_lock(engine: Engine):
+    """Hold the process's write turn for code that drives SQLite without SQLAlchemy's begin."""
+    lock = _WRITER_LOCKS[engine]
+    if not lock.acquire(timeout=30):
+        raise sqlalchemy.exc.OperationalError("BEGIN IMMEDIATE", None, "database is locked")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def alembic_config(engine: Engine) -> Config:

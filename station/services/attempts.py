@@ -8,6 +8,7 @@ older value, so a late or repeated request cannot undo a newer answer.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -286,13 +287,15 @@ def media(db: Session, *, version_id: int, name: str) -> bytes:
 _RULES: dict[tuple[str, int], dict[str, tuple[str, frozenset[str]]]] = {}
 
 
-def _rules(db: Session, attempt_id: int) -> dict[str, tuple[str, frozenset[str]]]:
-    key = (str(db.get_bind().url), attempt_id)
-    rules = _RULES.get(key)
+def _rules(cursor, database: str, attempt_id: int) -> dict[str, tuple[str, frozenset[str]]]:
+    rules = _RULES.get((database, attempt_id))
     if rules is None:
-        form = db.exec(select(AttemptForm.form).where(AttemptForm.attempt_id == attempt_id)).one()
-        rules = {e["uid"]: (e["item_type"], frozenset(e["option_order"])) for e in form["entries"]}
-        _RULES[key] = rules
+        (form,) = cursor.execute(
+            "SELECT form FROM attempt_form WHERE attempt_id = ?", (attempt_id,)
+        ).fetchone()
+        entries = json.loads(form)["entries"]
+        rules = {e["uid"]: (e["item_type"], frozenset(e["option_order"])) for e in entries}
+        _RULES[(database, attempt_id)] = rules
     return rules
 
 
@@ -304,54 +307,54 @@ class SaveResult:
     remaining_seconds: float
 
 
-def save_answer(db: Session, *, attempt_id: int, terminal: str, uid: str, seq: int,
+def save_answer(cursor, *, database: str, attempt_id: int, terminal: str, uid: str, seq: int,
                 response: list[str], flagged: bool, now: datetime) -> SaveResult:  # fmt: skip
-    """Store one change if it is newer than what the server has. The hot path: plain SQL."""
-    conn = db.connection()
-    # Write first: the transaction holds the write lock before it reads anything.
-    row = conn.execute(
-        text("UPDATE attempt SET seen_at = :now WHERE id = :id AND terminal = :terminal "
-             "RETURNING status, allowed_seconds, elapsed_seconds, running_since"),
-        {"now": _stamp(now), "id": attempt_id, "terminal": terminal},
-    ).first()  # fmt: skip
+    """Store one change if it is newer than what the server has.
+
+    The hottest path of the station, so it speaks plain SQL on a DB-API ``cursor`` whose
+    connection already holds the write lock (``station.answer_writer`` batches these).
+    """
+    row = cursor.execute(
+        "UPDATE attempt SET seen_at = ? WHERE id = ? AND terminal = ? "
+        "RETURNING status, allowed_seconds, elapsed_seconds, running_since",
+        (_stamp(now), attempt_id, terminal),
+    ).fetchone()
     if row is None:
         raise ExamError("moved", "本场考试已在其他终端继续", 401)
-    status = AttemptStatus[row.status]  # SQLAlchemy stores enum members by name
+    status_name, allowed, elapsed, running_since = row
+    status = AttemptStatus[status_name]  # SQLAlchemy stores enum members by name
     if status == AttemptStatus.PAUSED:
         raise ExamError("paused", "考试已暂停，答案将在恢复后保存", 423)
     if status in FINISHED:
         raise ExamError("finished", "本场考试已结束", 409)
     if status == AttemptStatus.NOT_STARTED:
         raise ExamError("not_started", "请先开始答题", 403)
-    running_since = _parse_time(row.running_since)
-    used = row.elapsed_seconds + ((now - running_since).total_seconds() if running_since else 0)
-    remaining = row.allowed_seconds - used
+    since = _parse_time(running_since)
+    remaining = allowed - elapsed - ((now - since).total_seconds() if since else 0)
     if remaining < -GRACE_SECONDS:
         raise ExamError("time_up", "考试时间已到", 409)
-    rule = _rules(db, attempt_id).get(uid)
+    rule = _rules(cursor, database, attempt_id).get(uid)
     if rule is None:
         raise ExamError("unknown_item", f"试卷中没有试题 {uid}", 400)
     item_type, keys = rule
     chosen = sorted(set(response))
     if not set(chosen) <= keys or (item_type != ItemType.MULTIPLE_CHOICE and len(chosen) > 1):
         raise ExamError("bad_response", f"试题 {uid} 的答案 {chosen} 无效", 400)
-    if not isinstance(seq, int) or seq < 1:
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise ExamError("bad_seq", "序号无效", 400)
-    stamp = _stamp(now)
-    applied = conn.execute(
-        text("INSERT INTO answer (attempt_id, item_uid, response, flagged, seq, saved_at) "
-             "VALUES (:a, :u, :r, :f, :s, :t) "
-             "ON CONFLICT (attempt_id, item_uid) DO UPDATE SET response = excluded.response, "
-             "flagged = excluded.flagged, seq = excluded.seq, saved_at = excluded.saved_at "
-             "WHERE excluded.seq > answer.seq"),
-        {"a": attempt_id, "u": uid, "r": "".join(chosen), "f": flagged, "s": seq, "t": stamp},
+    applied = cursor.execute(
+        "INSERT INTO answer (attempt_id, item_uid, response, flagged, seq, saved_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (attempt_id, item_uid) DO UPDATE SET response = excluded.response, "
+        "flagged = excluded.flagged, seq = excluded.seq, saved_at = excluded.saved_at "
+        "WHERE excluded.seq > answer.seq",
+        (attempt_id, uid, "".join(chosen), int(flagged), seq, _stamp(now)),
     ).rowcount == 1  # fmt: skip
-    conn.execute(
-        text("UPDATE attempt SET last_seq = max(last_seq, :s), answered = "
-             "(SELECT count(*) FROM answer WHERE attempt_id = :id AND response != '') "
-             "WHERE id = :id"),
-        {"s": seq, "id": attempt_id},
-    )  # fmt: skip
+    cursor.execute(
+        "UPDATE attempt SET last_seq = max(last_seq, ?), answered = "
+        "(SELECT count(*) FROM answer WHERE attempt_id = ? AND response != '') WHERE id = ?",
+        (seq, attempt_id, attempt_id),
+    )
     return SaveResult(ack=seq, applied=applied, saved_at=now, remaining_seconds=max(remaining, 0.0))
 
 

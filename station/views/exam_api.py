@@ -7,11 +7,13 @@ terminal; the API uses no cookies, so it is exempt from CSRF.
 from __future__ import annotations
 
 import re
+import threading
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from station import db
+from station.answer_writer import AnswerWriter
 from station.models.common import utcnow
 from station.services import attempts
 from station.services.attempts import ExamError
@@ -20,6 +22,17 @@ from station.web import csrf
 
 bp = Blueprint("exam_api", __name__, url_prefix="/api/exam")
 csrf.exempt(bp)
+
+
+_WRITER_LOCK = threading.Lock()
+
+
+def _writer() -> AnswerWriter:
+    app = current_app._get_current_object()
+    with _WRITER_LOCK:
+        if "answer_writer" not in app.extensions:
+            app.extensions["answer_writer"] = AnswerWriter(db.engine())
+        return app.extensions["answer_writer"]
 
 
 def _signer() -> URLSafeSerializer:
@@ -130,15 +143,17 @@ def media(ref: str):
 
 @bp.put("/answers/<uid>")
 def save(uid: str):
-    s, now, body = db.get_session(), utcnow(), _body()
+    now, body = utcnow(), _body()
     attempt_id, terminal = _claims()
     response = body.get("response") or []
     if not isinstance(response, list) or not all(isinstance(k, str) for k in response):
         raise ExamError("bad_response", "答案应为选项列表", 400)
-    result = attempts.save_answer(s, attempt_id=attempt_id, terminal=terminal, uid=uid,
-                                  seq=body.get("seq"), response=response,
-                                  flagged=bool(body.get("flagged")), now=now)  # fmt: skip
-    s.commit()
+    # Committed together with whatever other saves are waiting (group commit), acknowledged
+    # only once on disk.
+    writer = _writer()
+    result = writer.submit(lambda cursor: attempts.save_answer(
+        cursor, database=writer.database, attempt_id=attempt_id, terminal=terminal, uid=uid,
+        seq=body.get("seq"), response=response, flagged=bool(body.get("flagged")), now=now))  # fmt: skip
     return jsonify(ack=result.ack, applied=result.applied, saved_at=result.saved_at.isoformat(),
                    remaining_seconds=round(result.remaining_seconds, 1))  # fmt: skip
 
