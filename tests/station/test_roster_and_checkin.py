@@ -85,32 +85,18 @@ def test_capacity_is_enforced(app, exam_site):
 def test_seats_can_be_moved_but_not_doubled(app, session_s1):
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(2))
     first, second = _candidates(app)
-    call(
-        app,
-        roster.move_seat,
-        session_code="S1",
-        admission_number=first.admission_number,
-        room="T2",
-        seat=7,
-    )
+
+    def move(candidate, seat, session_code="S1"):
+        return call(app, roster.move_seat, session_code=session_code, room="T2", seat=seat,
+                    admission_number=candidate.admission_number)  # fmt: skip
+
+    move(first, 7)
     with pytest.raises(DomainError, match="已安排给"):
-        call(
-            app,
-            roster.move_seat,
-            session_code="S1",
-            admission_number=second.admission_number,
-            room="T2",
-            seat=7,
-        )
+        move(second, 7)
     with pytest.raises(DomainError, match="1–20"):
-        call(
-            app,
-            roster.move_seat,
-            session_code="S1",
-            admission_number=second.admission_number,
-            room="T2",
-            seat=21,
-        )
+        move(second, 21)
+    with pytest.raises(DomainError, match="不属于场次 S9"):
+        move(second, 8, session_code="S9")
 
 
 def test_cli_roster_import_lists_every_bad_row(app, runner, session_s1, tmp_path):
