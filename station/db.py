@@ -73,6 +73,12 @@ def make_engine(path: Path | str) -> Engine:
     event.listen(engine, "commit", _release)
     event.listen(engine, "rollback", _release)
 
+    @event.listens_for(engine.pool, "checkin")
+    def _checkin(_dbapi_connection, record):
+        # Safety net: a connection that goes back to the pool never keeps the write turn.
+        if record is not None and record.info.pop("writer", False):
+            writer.release()
+
     return engine
 
 
