@@ -18,7 +18,6 @@ from concurrent.futures import Future
 from sqlalchemy import Engine
 
 from station.db import writer_lock
-from station.services.attempts import ExamError
 
 MAX_BATCH = 256
 
@@ -79,7 +78,7 @@ class AnswerWriter:
         cursor.execute("SAVEPOINT save")
         try:
             value = work(cursor)
-        except ExamError as exc:  # refused: undo just this one
+        except Exception as exc:  # refused, or broken: undo just this one, fail just this one
             cursor.execute("ROLLBACK TO save")
             cursor.execute("RELEASE save")
             return False, exc

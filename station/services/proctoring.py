@@ -104,6 +104,7 @@ def act(db: Session, *, actor: str, admission_number: str, action: str, reason: 
         raise DomainError("请填写操作原因")
     attempt, candidate = _attempt(db, admission_number)
     who = f"{candidate.name}（{admission_number}）"
+    attempts.expire_if_due(db, attempt, now)  # time already up: nothing may reopen it
     if attempt.status in FINISHED and action != "irregularity":
         raise DomainError(f"{who} 的作答已结束（{STATUS_LABELS[attempt.status.value]}）")
     fields: dict = {}

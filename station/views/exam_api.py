@@ -52,7 +52,9 @@ def _claims() -> tuple[int, str]:
 
 def _attempt(s, now):
     attempt_id, terminal = _claims()
-    return attempts.authorise(s, attempt_id=attempt_id, terminal=terminal, now=now)
+    # A GET reads without the write turn, so it must not submit an expired attempt itself.
+    return attempts.authorise(s, attempt_id=attempt_id, terminal=terminal, now=now,
+                              expire=request.method != "GET")  # fmt: skip
 
 
 @bp.errorhandler(ExamError)
@@ -160,8 +162,10 @@ def save(uid: str):
 
 @bp.post("/submit")
 def submit():
-    s, now, body = db.get_session(), utcnow(), request.get_json(silent=True) or {}
-    attempt = attempts.submit(s, _attempt(s, now), now=now, seq=body.get("seq"))
+    s, now, body = db.get_session(), utcnow(), request.get_json(silent=True)
+    seq = body.get("seq") if isinstance(body, dict) else None
+    attempt = attempts.submit(s, _attempt(s, now), now=now,
+                              seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None)  # fmt: skip
     payload = attempts.state(s, attempt, now=now)
     s.commit()
     return jsonify(payload)

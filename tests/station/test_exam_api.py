@@ -145,6 +145,10 @@ def test_saves_after_the_deadline_are_refused_and_the_attempt_submitted(app, ter
         attempt.running_since = utcnow() - timedelta(seconds=attempts.GRACE_SECONDS + 5)
         s.add(attempt)
     assert term.save(items[0]["uid"], 1, []).json["error"] == "time_up"
+    assert term.call("GET", "/state").json["remaining_seconds"] == 0
+    from station.jobs import exam_clock
+
+    assert exam_clock(app) == 1  # the clock job submits it
     assert term.call("GET", "/state").json["status"] == "submitted"
 
 
@@ -227,3 +231,12 @@ def test_terminals_get_bank_pictures_through_signed_links(app, client):
     assert ok.headers["Content-Security-Policy"] == "sandbox"
     forged = URLSafeSerializer("not-the-secret", salt="exam-media").dumps([version.id, "x.png"])
     assert client.get(f"/api/exam/media/{forged}").status_code == 404
+
+
+def test_a_broken_save_fails_alone(term):
+    items = term.call("GET", "/form").json["items"]
+    single = next(i for i in items if i["type"] == "single_choice")
+    huge = term.save(single["uid"], 2**63, [single["options"][0]["key"]])
+    assert huge.status_code == 400 and huge.json["error"] == "bad_seq"
+    assert term.save(single["uid"], 1, [single["options"][0]["key"]]).json["applied"] is True
+    assert term.call("POST", "/submit", [1, 2]).json["status"] == "submitted"  # odd body, no 500
