@@ -55,7 +55,3 @@ class StaffUser(StaffUserBase, table=True):
     def get_id(self) -> str:
         return str(self.id)
 
-
-class StaffUserPublic(StaffUserBase):
-    id: int
-    active: bool

@@ -14,10 +14,6 @@ class NotFound(DomainError):
     pass
 
 
-class PermissionDenied(DomainError):
-    pass
-
-
 class AuthError(DomainError):
     pass
 

@@ -21,13 +21,18 @@ RULES = [
 
 
 def token_for(candidate: Candidate, session: ExamSession, *, kid: str, private_key) -> str:
-    claims = ticket_token.TicketClaims(
-        session_code=session.code,
-        admission_number=candidate.admission_number,
-        candidate_name=candidate.name,
-        masked_id=identity.mask_id(candidate.id_number),
-        exam_date=session.theory_start.astimezone(sessions.SHANGHAI).date(),
-    )
+    """The signed token in the candidate's ticket QR (never the full ID number)."""
+    try:
+        claims = ticket_token.TicketClaims(
+            session_code=session.code,
+            admission_number=candidate.admission_number,
+            candidate_name=candidate.name,
+            masked_id=identity.mask_id(candidate.id_number),
+            exam_date=session.theory_start.astimezone(sessions.SHANGHAI).date(),
+        )
+    except ticket_token.InvalidTicketClaimsError as exc:
+        raise DomainError(f"考生 {candidate.name}（{candidate.admission_number}）的准考证无法生成",
+                          [str(exc)]) from None  # fmt: skip
     return ticket_token.sign_ticket(claims, private_key=private_key, kid=kid)
 
 
@@ -55,17 +60,9 @@ def render(db: Session, *, session_code: str, passphrase: str, site_name: str,
             organisation=c.organisation, photo=c.photo, room=room.name if room else "",
             seat=str(c.seat or ""), theory_start=session.theory_start, theory_end=end,
             practical_slot="；".join(practical) or None,
-            qr_token=_token(c, session, kid, private_key),
+            qr_token=token_for(c, session, kid=kid, private_key=private_key),
         ))  # fmt: skip
     try:
         return ticket_pdf.render_tickets(views, title="职业技能等级认定 准考证", rules=RULES)
     except ticket_pdf.TicketRenderError as exc:
         raise DomainError("准考证无法生成", [str(exc)]) from None
-
-
-def _token(candidate: Candidate, session: ExamSession, kid: str, private_key) -> str:
-    try:
-        return token_for(candidate, session, kid=kid, private_key=private_key)
-    except ticket_token.InvalidTicketClaimsError as exc:
-        raise DomainError(f"考生 {candidate.name}（{candidate.admission_number}）的准考证无法生成",
-                          [str(exc)]) from None  # fmt: skip
