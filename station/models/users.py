@@ -54,4 +54,3 @@ class StaffUser(StaffUserBase, table=True):
 
     def get_id(self) -> str:
         return str(self.id)
-
