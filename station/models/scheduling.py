@@ -77,6 +77,9 @@ class ExamSession(SQLModel, table=True):
     theory_minutes: int = 90
     checkin_minutes: int = 30  # check-in opens this long before the theory start
     state: SessionState = Field(default=SessionState.DRAFT, max_length=20, index=True)
+    # When the theory exam actually opened. A late opening must not cost candidates time, so
+    # lateness is counted from the later of this and ``theory_start``.
+    opened_at: datetime | None = None
     created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -210,12 +210,19 @@ def authorise(db: Session, *, attempt_id: int, terminal: str, now: datetime,
     return attempt
 
 
+def lateness(session: ExamSession, now: datetime) -> float:
+    """Seconds a candidate starting now has missed: counted from the scheduled start, or from
+    the moment the exam actually opened when that was later."""
+    began = max(session.theory_start, session.opened_at or session.theory_start)
+    return max((now - began).total_seconds(), 0.0)
+
+
 def start(db: Session, attempt: Attempt, *, now: datetime) -> Attempt:
     if attempt.status != AttemptStatus.NOT_STARTED:
         return attempt
     session = db.get(ExamSession, attempt.session_id)
-    # A late start loses the time since the session began: everyone's exam ends together.
-    attempt.elapsed_seconds = max((now - session.theory_start).total_seconds(), 0.0)
+    # A late start loses the time since the exam opened: everyone's exam ends together.
+    attempt.elapsed_seconds = lateness(session, now)
     attempt.running_since = now
     attempt.started_at = now
     attempt.status = AttemptStatus.IN_PROGRESS
@@ -232,8 +239,7 @@ def state(db: Session, attempt: Attempt, *, now: datetime) -> dict:
     due = deadline(attempt, now)
     remaining = remaining_seconds(attempt, now)
     if attempt.status == AttemptStatus.NOT_STARTED:  # what start() will leave: late is late
-        late = max((now - session.theory_start).total_seconds(), 0.0)
-        remaining = max(remaining - late, 0.0)
+        remaining = max(remaining - lateness(session, now), 0.0)
     return {
         "status": attempt.status.value,
         "remaining_seconds": round(remaining, 1),

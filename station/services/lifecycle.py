@@ -36,6 +36,8 @@ def transition(db: Session, *, actor: str, session_code: str, to: str, reason: s
         raise DomainError(f"场次 {session.code} 不能转为“{STATE_LABELS[target]}”", problems)
     before = session.state
     session.state = target
+    if target == S.IN_PROGRESS:
+        session.opened_at = now or utcnow()
     db.add(session)
     db.flush()
     audit.record(db, actor=actor, action="session.transition", subject=f"session:{session.code}",

@@ -300,3 +300,19 @@ def test_cli_recuse_records_a_relationship(app, runner, exam_site):
     assert ok.exit_code == 0, ok.output
     again = runner.invoke(args=["sessions", "recuse", "S1", "ex1", number, "--reason", "师生"])
     assert again.exit_code == 1 and "已登记" in again.output
+
+
+def test_lateness_counts_from_when_the_exam_actually_opened():
+    from datetime import datetime, timedelta, timezone
+
+    from station.models.scheduling import ExamSession
+    from station.services.attempts import lateness
+
+    start = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    session = ExamSession(code="X", title="X", programme_id=1, level="中级", bank_version_id=1,
+                          blueprint="b", theory_start=start)  # fmt: skip
+    assert lateness(session, start - timedelta(minutes=3)) == 0
+    assert lateness(session, start + timedelta(minutes=7)) == 420
+    session.opened_at = start + timedelta(minutes=10)  # the room opened ten minutes late
+    assert lateness(session, start + timedelta(minutes=10)) == 0
+    assert lateness(session, start + timedelta(minutes=15)) == 300
