@@ -19,6 +19,17 @@ from station.models.exam import (
     EventKind,
     StationClock,
 )
+from station.models.grading import (
+    Appeal,
+    AppealStatus,
+    KeyCorrection,
+    MarkDecision,
+    Outcome,
+    PracticalMark,
+    Result,
+    ResultSignoff,
+    ReviewScore,
+)
 from station.models.keys import StationKey
 from station.models.scheduling import (
     Assignment,
@@ -37,6 +48,15 @@ from station.models.scheduling import (
 from station.models.users import Role, StaffUser
 
 __all__ = [
+    "Appeal",
+    "AppealStatus",
+    "KeyCorrection",
+    "MarkDecision",
+    "Outcome",
+    "PracticalMark",
+    "Result",
+    "ResultSignoff",
+    "ReviewScore",
     "Answer",
     "Attempt",
     "AttemptEvent",

@@ -28,6 +28,9 @@ class Programme(SQLModel, table=True):
     practical_pass: float = 60
     review_pass: float = 60
     review_levels: str = Field(default="二级,一级,技师,高级技师", max_length=100)  # 综合评审 levels
+    mc_rule: str = Field(default="all_or_nothing", max_length=20)  # scoring.MultipleChoiceRule
+    reconcile_method: str = Field(default="mean", max_length=10)  # scoring.Reconciliation
+    spread_limit: float = 10  # percent of a task's maximum the examiners' totals may differ by
 
     @property
     def level_list(self) -> list[str]:
@@ -80,6 +83,7 @@ class ExamSession(SQLModel, table=True):
     # When the theory exam actually opened. A late opening must not cost candidates time, so
     # lateness is counted from the later of this and ``theory_start``.
     opened_at: datetime | None = None
+    practical_tasks: str = Field(default="", max_length=500)  # task uids, comma-separated; "" = all
     created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 

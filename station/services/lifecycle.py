@@ -11,7 +11,7 @@ from station.models import Attempt
 from station.models.common import utcnow
 from station.models.exam import FINISHED
 from station.models.scheduling import Candidate, ExamSession, SessionState
-from station.services import audit
+from station.services import audit, results
 from station.services.assignments import staffing_report
 from station.services.errors import DomainError
 from station.services.sessions import STATE_LABELS, TRANSITIONS, get_session, local
@@ -56,15 +56,32 @@ def _readiness(db: Session, session: ExamSession, target: SessionState, now: dat
         return problems + staffing_report(db, session)
     if target == S.IN_PROGRESS and now < session.theory_start - timedelta(minutes=5):
         return [f"理论考试 {local(session.theory_start)} 开始，尚未到开考时间"]
+    if target == S.GRADING and session.state == S.REVIEW:
+        return ["成绩已签字确认，不能退回评分"] if results.signoff(db, session) else []
     if target == S.GRADING:
         return _theory_still_running(db, session, now)
+    if target == S.REVIEW:
+        return _results_incomplete(db, session)
+    if target == S.PUBLISHED:
+        return [] if results.signoff(db, session) else ["成绩尚未经督导员签字确认"]
     if target in NOT_YET_AVAILABLE:
-        # Grading, sign-off and issuance are not built yet: nothing may pretend to have done them.
-        return [f"“{STATE_LABELS[target]}”需要成绩评定、督导审核与发证功能，本站点版本尚未提供"]
+        # Issuance is not built yet: nothing may pretend to have done it.
+        return [f"“{STATE_LABELS[target]}”需要证书签发功能，本站点版本尚未提供"]
     return []
 
 
-NOT_YET_AVAILABLE = {S.REVIEW, S.PUBLISHED, S.CERTIFIED, S.CLOSED}
+NOT_YET_AVAILABLE = {S.CERTIFIED, S.CLOSED}
+
+
+def _results_incomplete(db: Session, session: ExamSession) -> list[str]:
+    drafts, gaps = results.compute(db, session)
+    if gaps:
+        return [g.text for g in gaps]
+    stored = {r.candidate_id: r for r in results.current_results(db, session)}
+    stale = results.stale_results(drafts, stored)
+    return (
+        [f"尚未评定或评定后数据有变化的考生：{'、'.join(stale)}（请先评定成绩）"] if stale else []
+    )
 
 
 def _theory_still_running(db: Session, session: ExamSession, now: datetime) -> list[str]:

@@ -81,6 +81,7 @@ class SessionPlan:
     bank_version: str | None = None  # default: the bank's newest
     blueprint: str | None = None  # default: the bank version's first
     practical_slots: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    practical_tasks: list[str] = field(default_factory=list)  # task uids; default: every active one
 
 
 def create_session(db: Session, *, actor: str, plan: SessionPlan,
@@ -99,6 +100,10 @@ def create_session(db: Session, *, actor: str, plan: SessionPlan,
             f"等级 '{plan.level}' 不属于证书项目 {programme.code}（可选：{'、'.join(programme.level_list)}）"
         )
     version, blueprint = _bank_version(db, plan, problems)
+    if version is not None and not version.locked and plan.practical_tasks:
+        active = {t.uid for t in banks.load_tasks(db, version) if t.status == "active"}
+        problems += [f"实操任务 '{uid}' 不在题库版本 {version.version} 的有效任务中"
+                     for uid in plan.practical_tasks if uid not in active]  # fmt: skip
     if plan.theory_minutes < MIN_THEORY_MINUTES:
         problems.append(
             f"理论考试时长不少于 {MIN_THEORY_MINUTES} 分钟，而不是 {plan.theory_minutes} 分钟"
@@ -112,7 +117,7 @@ def create_session(db: Session, *, actor: str, plan: SessionPlan,
     session = ExamSession(code=code, title=plan.title.strip() or code, programme_id=programme.id,
                           level=plan.level, bank_version_id=version.id, blueprint=blueprint,
                           theory_start=plan.theory_start, theory_minutes=plan.theory_minutes,
-                          created_by=actor)  # fmt: skip
+                          practical_tasks=",".join(plan.practical_tasks), created_by=actor)  # fmt: skip
     db.add(session)
     db.flush()
     for room, start, end in bookings:

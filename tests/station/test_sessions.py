@@ -303,12 +303,12 @@ def test_cli_recuse_records_a_relationship(app, runner, exam_site):
 
 
 def test_lateness_counts_from_when_the_exam_actually_opened():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from station.models.scheduling import ExamSession
     from station.services.attempts import lateness
 
-    start = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
     session = ExamSession(code="X", title="X", programme_id=1, level="中级", bank_version_id=1,
                           blueprint="b", theory_start=start)  # fmt: skip
     assert lateness(session, start - timedelta(minutes=3)) == 0
