@@ -343,3 +343,22 @@ def test_appeals_are_recorded_reviewed_and_resolved(app, theory_done):
         assert versions[1].detail["overrides"] == {"theory": 64}
         # a later regrade keeps what the appeal decided
         assert regrade.regrade(s, actor="chief", session_code=SESSION) == []
+
+
+def test_cli_grade_and_results(app, theory_done, runner):
+    import json
+
+    people, expected = theory_done
+    first = runner.invoke(args=["grade", SESSION])
+    assert first.exit_code == 2 and "0/5" not in first.output and "缺少" in first.output
+    _mark_all(app, people)
+    done = runner.invoke(args=["grade", SESSION])
+    assert done.exit_code == 0, done.output
+    assert "5/5 名考生已评定成绩" in done.output
+    shown = runner.invoke(args=["results", SESSION, "--json"])
+    payload = json.loads(shown.output)
+    assert payload["signed_off_by"] is None
+    assert [r["theory"] for r in payload["results"]] == [*expected, None]
+    assert [r["outcome"] for r in payload["results"]][-1] == "absent"
+    missing = runner.invoke(args=["results", "NOPE"])
+    assert missing.exit_code == 1 and "NOPE" in missing.output
