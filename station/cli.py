@@ -373,6 +373,7 @@ def issuers_add(public_key: Path, kid, issuer_code, issuer_name) -> None:
 
 
 def register(app) -> None:
+    import station.cli_certs  # noqa: F401  (signing keys and certificates)
     import station.cli_grading  # noqa: F401  (grading commands)
     import station.cli_scheduling  # noqa: F401  (adds the site-running commands to the group)
 

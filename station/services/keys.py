@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlmodel import Session, select
 
 from certs import keys
 from station.models import StationKey
+from station.models.common import utcnow
 from station.services import audit
 from station.services.errors import DomainError
 
@@ -20,17 +23,46 @@ def ensure_key(db: Session, *, actor: str, passphrase: str) -> tuple[StationKey,
     existing = active_key(db)
     if existing is not None:
         return existing, False
+    return _new_key(db, actor=actor, passphrase=passphrase), True
+
+
+def _new_key(db: Session, *, actor: str, passphrase: str, now: datetime | None = None,
+             action: str = "key.create") -> StationKey:  # fmt: skip
     private = keys.generate()
     public = private.public_key()
     row = StationKey(
         kid=keys.key_id(public, prefix="st-"),
         public_pem=keys.public_pem(public),
         private_pem=keys.encrypted_private_pem(private, passphrase),
+        not_before=now or utcnow(),
     )
     db.add(row)
     db.flush()
-    audit.record(db, actor=actor, action="key.create", subject=f"key:{row.kid}")
-    return row, True
+    audit.record(db, actor=actor, action=action, subject=f"key:{row.kid}")
+    return row
+
+
+def rotate(db: Session, *, actor: str, passphrase: str, reason: str = "",
+           now: datetime | None = None) -> tuple[StationKey, StationKey]:  # fmt: skip
+    """Retire the active key (its window closes now) and make a new one. What the old key
+    signed inside its window keeps verifying; from now on only the new key signs."""
+    now = now or utcnow()
+    old = active_key(db)
+    if old is None:
+        raise DomainError("站点没有签名密钥：请先运行 `station init`")
+    signer(db, passphrase=passphrase)  # the passphrase must open the current key first
+    old.active = False
+    old.not_after = now
+    db.add(old)
+    db.flush()
+    new = _new_key(db, actor=actor, passphrase=passphrase, now=now, action="key.rotate")
+    audit.record(db, actor=actor, action="key.retire", subject=f"key:{old.kid}", reason=reason,
+                 data={"successor": new.kid})  # fmt: skip
+    return old, new
+
+
+def all_keys(db: Session) -> list[StationKey]:
+    return list(db.exec(select(StationKey).order_by(StationKey.not_before)))
 
 
 def signer(db: Session, *, passphrase: str) -> tuple[str, Ed25519PrivateKey]:
