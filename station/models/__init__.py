@@ -10,6 +10,7 @@ from station.models.banks import (
     BankVersion,
     TrustedIssuer,
 )
+from station.models.certificates import Certificate, CertificateSerial, Revocation
 from station.models.exam import (
     Answer,
     Attempt,
@@ -48,6 +49,9 @@ from station.models.scheduling import (
 from station.models.users import Role, StaffUser
 
 __all__ = [
+    "Certificate",
+    "CertificateSerial",
+    "Revocation",
     "Appeal",
     "AppealStatus",
     "KeyCorrection",
