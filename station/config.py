@@ -14,6 +14,14 @@ from pathlib import Path
 DEFAULTS = {
     "STATION_CODE": "000000",  # 6-digit site code used in certificate numbers
     "STATION_NAME": "SkillCert 考核站点",
+    # Certificate numbers (人社鉴发〔2019〕2号): S (评价机构) or Y (用人单位), the 4-digit agency
+    # code the authority gave the organisation, and the 2-digit province code.
+    "CERT_PREFIX": "S",
+    "CERT_AGENCY_CODE": "0001",
+    "CERT_PROVINCE_CODE": "44",
+    "CERT_ISSUER_NAME": "",  # 发证机构 printed on certificates; default: the programme's issuer
+    # The provincial registry: its verify page is what a certificate's QR code opens.
+    "REGISTRY_URL": "https://verify.example.gov.cn",
     "BABEL_DEFAULT_LOCALE": "zh_CN",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     "LANGUAGES": ["zh_CN", "en"],

@@ -79,3 +79,7 @@ def signer(db: Session, *, passphrase: str) -> tuple[str, Ed25519PrivateKey]:
 def public_keys(db: Session) -> dict[str, Ed25519PublicKey]:
     """Every key this station ever used, so that what an old key signed keeps verifying."""
     return {row.kid: keys.load_public_pem(row.public_pem) for row in db.exec(select(StationKey))}
+
+
+def load_public(row: StationKey) -> Ed25519PublicKey:
+    return keys.load_public_pem(row.public_pem)

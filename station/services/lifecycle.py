@@ -64,13 +64,17 @@ def _readiness(db: Session, session: ExamSession, target: SessionState, now: dat
         return _results_incomplete(db, session)
     if target == S.PUBLISHED:
         return [] if results.signoff(db, session) else ["成绩尚未经督导员签字确认"]
-    if target in NOT_YET_AVAILABLE:
-        # Issuance is not built yet: nothing may pretend to have done it.
-        return [f"“{STATE_LABELS[target]}”需要证书签发功能，本站点版本尚未提供"]
+    if target == S.CERTIFIED:
+        from station.services.certificates import missing_certificates
+
+        missing = missing_certificates(db, session)
+        return [f"尚未发证的合格考生：{'、'.join(missing)}"] if missing else []
+    if target == S.CLOSED:
+        from station.services.appeals import appeals
+
+        open_ones = [a for a in appeals(db, session) if a.status == "open"]
+        return [f"仍有 {len(open_ones)} 件复核申请未处理"] if open_ones else []
     return []
-
-
-NOT_YET_AVAILABLE = {S.CERTIFIED, S.CLOSED}
 
 
 def _results_incomplete(db: Session, session: ExamSession) -> list[str]:

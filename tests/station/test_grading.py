@@ -18,28 +18,13 @@ from tests.station.grading import (
     TASK,
     answer_keys,
     close_theory,
+    mark,
+    mark_all,
+    run,
     schedule,
-    sit,
-    wrong,
+    share,
+    sit_all,
 )
-
-CRITERIA = {"T1-01": 10, "T1-02": 10, "T1-03": 20, "T1-04": 15, "T1-05": 15, "T1-06": 15,
-            "T1-07": 5, "T1-08": 10}  # fmt: skip
-
-
-def share(fraction: float) -> dict[str, float]:
-    """Every criterion at ``fraction`` of its maximum: a task total of 100 × fraction."""
-    return {code: top * fraction for code, top in CRITERIA.items()}
-
-
-def run(app, fn, *args, **kwargs):
-    with app.app_context(), db.transaction() as s:
-        return fn(s, *args, **kwargs)
-
-
-def mark(app, examiner, number, points, vetoes=()):
-    return run(app, practical.submit_marks, actor=examiner, session_code=SESSION,
-               admission_number=number, task_uid=TASK, points=points, vetoes=list(vetoes))  # fmt: skip
 
 
 @pytest.fixture
@@ -47,21 +32,7 @@ def theory_done(app, client, exam_site):
     """Four candidates sat the theory exam (all right, every other one right, all wrong, none
     answered), the fifth was absent; the session is in grading. Returns (people, expected)."""
     people = schedule(app)
-    keys = answer_keys(app)
-    patterns = [
-        lambda i, item: list(keys[item["uid"]]),
-        lambda i, item: list(keys[item["uid"]]) if i % 2 == 0 else wrong(item, keys[item["uid"]]),
-        lambda i, item: wrong(item, keys[item["uid"]]),
-        lambda i, item: None,
-    ]
-    expected = []
-    for n, choose in enumerate(patterns):
-        number, id_number, _ = people[n]
-        items = sit(client, number, id_number, choose, f"term-{n}")
-        total = sum(i["points"] for i in items)
-        earned = sum(i["points"] for idx, i in enumerate(items)
-                     if choose(idx, i) is not None and tuple(sorted(choose(idx, i))) == keys[i["uid"]])  # fmt: skip
-        expected.append(round(100 * earned / total, 2))
+    expected = sit_all(app, client, people)
     close_theory(app)
     return people, expected
 
@@ -182,19 +153,13 @@ def test_a_wide_spread_goes_to_the_chief_examiner(app, theory_done):
             task_uid=TASK, points=80, veto_upheld=False, reason="再改")  # fmt: skip
 
 
-def _mark_all(app, people, fractions=(0.9, 0.9, 0.9)):
-    for number, _, _ in people[:4]:
-        for examiner, f in zip(PANEL, fractions, strict=True):
-            mark(app, examiner, number, share(f))
-
-
 def test_an_upheld_veto_fails_the_candidate_whatever_the_points(app, theory_done):
     people, _ = theory_done
     number = people[0][0]  # 100 in theory
     mark(app, "ex1", number, share(0.95), vetoes=["T1-09"])
     mark(app, "ex2", number, share(0.95))
     mark(app, "chief", number, share(0.95))
-    _mark_all(app, [p for p in people[:4] if p[0] != number])
+    mark_all(app, [p for p in people[:4] if p[0] != number])
     with app.app_context(), db.transaction() as s:
         gaps = results.grade_session(s, actor="chief", session_code=SESSION)
     assert len(gaps) == 1 and "ex1 勾选了否决项 T1-09" in gaps[0]
@@ -210,7 +175,7 @@ def test_an_upheld_veto_fails_the_candidate_whatever_the_points(app, theory_done
 
 def test_results_cannot_be_finalised_while_marks_are_missing(app, theory_done):
     people, _ = theory_done
-    _mark_all(app, people[:3])
+    mark_all(app, people[:3])
     mark(app, "ex1", people[3][0], share(0.5))
     with app.app_context(), db.transaction() as s:
         results.grade_session(s, actor="chief", session_code=SESSION)
@@ -220,7 +185,7 @@ def test_results_cannot_be_finalised_while_marks_are_missing(app, theory_done):
 
 
 def _to_review(app, people):
-    _mark_all(app, people)
+    mark_all(app, people)
     with app.app_context(), db.transaction() as s:
         assert results.grade_session(s, actor="chief", session_code=SESSION) == []
     run(app, lifecycle.transition, actor="chief", session_code=SESSION, to="review")
@@ -351,7 +316,7 @@ def test_cli_grade_and_results(app, theory_done, runner):
     people, expected = theory_done
     first = runner.invoke(args=["grade", SESSION])
     assert first.exit_code == 2 and "0/5" not in first.output and "缺少" in first.output
-    _mark_all(app, people)
+    mark_all(app, people)
     done = runner.invoke(args=["grade", SESSION])
     assert done.exit_code == 0, done.output
     assert "5/5 名考生已评定成绩" in done.output

@@ -1,0 +1,575 @@
+"""Certificate (职业技能等级证书) PDFs: one A4 portrait page per certificate, rendered by WeasyPrint.
+
+The page shows the fields 人社鉴发〔2021〕1号 asks of the paper certificate (name, gender, ID type
+and the full ID number, occupation and its code, direction, level, issuing body, date, number),
+the photo (25 × 35 mm) and a QR code whose symbol is 36 mm wide plus its 4-module quiet zone,
+and also the programme, session, scores and station.
+
+Layout: ``certificate.html`` (Jinja2, ONE certificate's markup) + ``certificate.css``, each taken
+from ``template_dir`` when it has that file, else the built-in one in ``certs/templates/``
+(``docs/certificate-templates.md``). Photo and QR are embedded as ``data:`` URIs and the CJK font
+comes from the system; any other URL stops the rendering.
+
+Speed. Each PDF costs a fixed overhead (document set-up, font loading, font subsetting) on top
+of its page layout. :func:`render_batch` lays out :data:`CHUNK_SIZE` certificates as ONE
+WeasyPrint document, with the font configuration and the parsed stylesheet cached per process,
+runs the chunks in a process pool and joins the chunks' print files with pypdf. Singles:
+
+* with HarfBuzz subsetting (milliseconds a font; ``libharfbuzz-subset``, which
+  ``scripts/setup.sh`` installs), each page is written as its own PDF (``Document.copy``) with
+  a subset of only its own glyphs: a certificate's PDF is then the same bytes in any batch and
+  from :func:`render_certificate` (reprint identity);
+* without it WeasyPrint falls back to fontTools (seconds a font), so a chunk is subset once and
+  split with pypdf: each single keeps its own page and images but shares the chunk's font
+  subset, so its bytes depend on the chunk it was printed in (still the same for the same batch).
+
+Metadata is fixed: creation and modification dates are the issue date, the PDF identifier is
+the certificate number; nothing depends on the clock or the process.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import math
+import multiprocessing
+import os
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import jinja2
+import pypdf
+import qrcode.exceptions
+import weasyprint
+from PIL import Image
+from pypdf.generic import DictionaryObject, NameObject
+from weasyprint.pdf.metadata import DocumentMetadata
+from weasyprint.text.fonts import FontConfiguration
+
+from certs.qr import QUIET_ZONE, qr_matrix
+from certs.ticket_pdf import _IMAGE_TYPES, _fetcher, _RemoteResourceRefused
+
+__all__ = [
+    "CHUNK_SIZE",
+    "Batch",
+    "CertificatePrint",
+    "CertificateRenderError",
+    "Scores",
+    "TemplateError",
+    "load_template",
+    "render_batch",
+    "render_certificate",
+    "template_context",
+]
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
+HTML_NAME, CSS_NAME = "certificate.html", "certificate.css"
+CHUNK_SIZE = 16  # certificates per WeasyPrint document (one task of the process pool)
+SPLIT_CHUNK_SIZE = 64  # ... when every document costs a slow fontTools subset
+QR_ERROR = "M"
+QR_SYMBOL_MM = 36.0  # the symbol without its quiet zone; the printed image adds 2 × 4 modules
+A4_PX = (210 / 25.4 * 96, 297 / 25.4 * 96)  # WeasyPrint page sizes are CSS px (96 per inch)
+OPTIONS = {"hinting": False, "full_fonts": False, "optimize_images": False}
+
+# Not overridable by a template: one certificate per page, in order, each findable by its id.
+_BASE_CSS = ".certificate { break-after: page; } .certificate:last-child { break-after: auto; }"
+_WRAPPER = jinja2.Template(
+    '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+    "<title>职业技能等级证书</title></head><body>"
+    "{% for body in bodies %}"
+    '<section class="certificate" id="cert-{{ loop.index0 }}">{{ body | safe }}</section>'
+    "{% endfor %}</body></html>",
+    autoescape=True,
+)
+
+
+class CertificateRenderError(ValueError):
+    """A certificate could not be rendered; the message names the certificate and the field."""
+
+
+class TemplateError(CertificateRenderError):
+    """The certificate template (directory, HTML or CSS) is unusable; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Scores out of 100 as printed; ``None`` leaves the column out (e.g. no 综合评审 below 技师)."""
+
+    theory: int | float | Decimal | None = None
+    practical: int | float | Decimal | None = None
+    review: int | float | Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CertificatePrint:
+    """Everything one printed certificate shows (the paper carries the full ID number)."""
+
+    number: str
+    holder_name: str
+    gender: str
+    id_type: str  # the Chinese label, e.g. certs.identity.IdType.resident_id.label
+    id_number: str
+    occupation: str
+    occupation_code: str
+    level: str
+    issuing_body: str
+    issue_date: dt.date
+    qr_url: str  # "<REGISTRY>/V/<TOKEN>", upper case so that the QR uses alphanumeric mode
+    programme: str
+    session_code: str
+    station_name: str
+    direction: str | None = None
+    photo: bytes | None = None  # JPEG/PNG/GIF; None prints an empty frame
+    scores: Scores | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """``combined``: one print file, all pages in order; ``singles``: one PDF per certificate."""
+
+    combined: bytes
+    singles: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A template's source text (read once, in the calling process) and where it came from."""
+
+    html: str
+    css: str
+    origin: str
+
+
+def render_certificate(p: CertificatePrint, *, template_dir: str | Path | None = None) -> bytes:
+    """One certificate's PDF (with HarfBuzz subsetting, the same bytes as in any batch)."""
+    template = load_template(template_dir)
+    _check(p)
+    with _LOCK:
+        return _render_chunk(template, [p], per_page=True, combined_title=None)[1][0]
+
+
+def render_batch(
+    prints: Sequence[CertificatePrint],
+    *,
+    template_dir: str | Path | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Batch:
+    """All certificates as one print file plus one PDF each, in the order given.
+
+    Every certificate is checked before anything is rendered (all or nothing). Up to ``workers``
+    processes (default: the usable CPUs; 1 renders in this process) render the chunks.
+    ``progress(done, total)`` is called in this process: once with 0, then as chunks finish.
+    """
+    prints = list(prints)
+    if not prints:
+        raise CertificateRenderError("没有要打印的证书 (no certificates)")
+    template = load_template(template_dir)
+    _compiled(template)  # a syntax error is reported before any process starts
+    for p in prints:
+        _check(p)
+    workers = _usable_cpus() if workers is None else workers
+    if not isinstance(workers, int) or workers < 1:
+        raise CertificateRenderError(f"workers 必须是不小于 1 的整数，收到 {workers!r} (workers)")
+    per_page = _per_page_subsets()
+    size = CHUNK_SIZE if per_page else SPLIT_CHUNK_SIZE
+    chunks = [prints[i : i + size] for i in range(0, len(prints), size)]
+    title = f"职业技能等级证书（{len(prints)} 份）"
+    results: list[tuple[bytes, list[bytes]] | None] = [None] * len(chunks)
+    joined = _Joiner(title, max(p.issue_date for p in prints), single=len(chunks) == 1)
+    done = 0
+    if progress:
+        progress(0, len(prints))
+    if workers == 1 or len(chunks) == 1:
+        for index, chunk in enumerate(chunks):
+            with _LOCK:
+                results[index] = _render_chunk(template, chunk, per_page, title)
+            joined.add(results, index)
+            done += len(chunk)
+            if progress:
+                progress(done, len(prints))
+        return Batch(joined.result(), [s for result in results if result for s in result[1]])
+    # spawn, not fork: the station process runs scheduler and server threads.
+    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=_spawn())
+    try:
+        futures = {
+            pool.submit(_render_chunk, template, chunk, per_page, title): index
+            for index, chunk in enumerate(chunks)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            joined.add(results, index)  # in order, while the other chunks render
+            done += len(chunks[index])
+            if progress:
+                progress(done, len(prints))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return Batch(joined.result(), [s for result in results if result for s in result[1]])
+
+
+def load_template(template_dir: str | Path | None) -> Template:
+    """The HTML and CSS to use: each from ``template_dir`` if it has that file, else built in.
+
+    A directory that does not exist means "no custom template" (programmes without one); a path
+    that exists but is not a directory is an error.
+    """
+    html_path, css_path = BUILTIN_TEMPLATES / HTML_NAME, BUILTIN_TEMPLATES / CSS_NAME
+    origin = "内置证书模板"
+    if template_dir is not None:
+        folder = Path(template_dir)
+        if folder.exists() and not folder.is_dir():
+            raise TemplateError(f"证书模板目录 {folder} 不是目录 (template_dir is not a directory)")
+        if (folder / HTML_NAME).is_file():
+            html_path, origin = folder / HTML_NAME, f"证书模板 {folder}"
+        if (folder / CSS_NAME).is_file():
+            css_path, origin = folder / CSS_NAME, f"证书模板 {folder}"
+    try:
+        html, css = html_path.read_text(encoding="utf-8"), css_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"无法读取证书模板：{exc} (template file unreadable)") from None
+    return Template(html, css, origin)
+
+
+# --------------------------------------------------------------------------- checks
+
+_TEXT_FIELDS = {
+    "number": "证书编号",
+    "holder_name": "姓名",
+    "gender": "性别",
+    "id_type": "证件类型",
+    "id_number": "证件号码",
+    "occupation": "职业",
+    "occupation_code": "职业编码",
+    "level": "技能等级",
+    "issuing_body": "评价机构",
+    "qr_url": "二维码内容",
+    "programme": "认定项目",
+    "session_code": "批次",
+    "station_name": "考核站点",
+    "direction": "职业方向",  # optional
+}
+
+
+def _who(p: CertificatePrint) -> str:
+    return f"证书 {p.number}（{p.holder_name}）"
+
+
+def _check(p: CertificatePrint) -> None:
+    """Refuse anything that cannot be printed faithfully, naming the certificate and field."""
+    if not isinstance(p, CertificatePrint):
+        raise CertificateRenderError(f"需要 CertificatePrint，收到 {type(p).__name__}")
+    for name, label in _TEXT_FIELDS.items():
+        value = getattr(p, name)
+        if name == "direction" and value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise CertificateRenderError(f"{_who(p)}：{label}不能为空 ({name})")
+        if value != value.strip() or any(unicodedata.category(ch)[0] == "C" for ch in value):
+            raise CertificateRenderError(
+                f"{_who(p)}：{label}含有首尾空白或控制字符 ({name}: {value!r})"
+            )
+    if not isinstance(p.issue_date, dt.date) or isinstance(p.issue_date, dt.datetime):
+        raise CertificateRenderError(f"{_who(p)}：发证日期必须是日期，不带时间 (issue_date)")
+    if p.photo is not None and not (
+        isinstance(p.photo, bytes) and any(p.photo.startswith(m) for m, _ in _IMAGE_TYPES)
+    ):
+        raise CertificateRenderError(f"{_who(p)}：照片不是 JPEG、PNG 或 GIF 图片 (photo)")
+    if p.scores is not None:
+        for name in ("theory", "practical", "review"):
+            value = getattr(p.scores, name)
+            ok = value is None or (
+                isinstance(value, int | float | Decimal)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and 0 <= value <= 100
+            )
+            if not ok:
+                raise CertificateRenderError(
+                    f"{_who(p)}：成绩必须是 0 到 100 之间的数 (scores.{name}: {value!r})"
+                )
+
+
+# --------------------------------------------------------------------------- rendering
+
+_LOCK = threading.Lock()  # one in-process rendering at a time: the caches are shared
+_FONTS: FontConfiguration | None = None
+_CSS: dict[str, weasyprint.CSS] = {}
+_JINJA: dict[str, jinja2.Template] = {}
+_JINJA_ENV = jinja2.Environment(
+    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+)
+
+
+def _font_config() -> FontConfiguration:
+    global _FONTS
+    if _FONTS is None:
+        _FONTS = FontConfiguration()
+    return _FONTS
+
+
+def _stylesheet(template: Template) -> weasyprint.CSS:
+    """The parsed CSS, once per process and text (parsing it also loads the fonts it names)."""
+    css = _CSS.get(template.css)
+    if css is None:
+        try:
+            css = weasyprint.CSS(
+                string=_BASE_CSS + "\n" + template.css,
+                font_config=_font_config(),
+                url_fetcher=_fetcher(),
+            )
+        except _RemoteResourceRefused as exc:
+            raise TemplateError(
+                f"{template.origin} 的 {CSS_NAME} 引用了外部资源，已拒绝：{exc} (remote resource)"
+            ) from None
+        if len(_CSS) >= 32:
+            _CSS.clear()
+        _CSS[template.css] = css
+    return css
+
+
+def _compiled(template: Template) -> jinja2.Template:
+    compiled = _JINJA.get(template.html)
+    if compiled is None:
+        try:
+            compiled = _JINJA_ENV.from_string(template.html)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"{template.origin} 的 {HTML_NAME} 第 {exc.lineno} 行有语法错误：{exc.message} "
+                "(template syntax)"
+            ) from None
+        if len(_JINJA) >= 32:
+            _JINJA.clear()
+        _JINJA[template.html] = compiled
+    return compiled
+
+
+def template_context(p: CertificatePrint) -> dict[str, object]:
+    """The template's variables for ``p``: ``c`` itself plus display strings and data URIs."""
+    try:
+        matrix = qr_matrix(p.qr_url, error=QR_ERROR)  # quiet zone included
+    except qrcode.exceptions.DataOverflowError:
+        raise CertificateRenderError(
+            f"{_who(p)}：二维码内容过长，无法编码 (qr_url, {len(p.qr_url)} characters)"
+        ) from None
+    modules = len(matrix)
+    scores = []
+    if p.scores is not None:
+        labels = ("理论知识", "操作技能", "综合评审")
+        values = (p.scores.theory, p.scores.practical, p.scores.review)
+        for label, value in zip(labels, values, strict=True):
+            if value is not None:
+                scores.append((label, f"{Decimal(str(value)).normalize():f}"))
+    photo_uri = None
+    if p.photo:
+        mime = next(m for magic, m in _IMAGE_TYPES if p.photo.startswith(magic))
+        photo_uri = f"data:{mime};base64," + base64.b64encode(p.photo).decode("ascii")
+    return {
+        "c": p,
+        "direction": p.direction or "—",
+        "issue_date": f"{p.issue_date.year}年{p.issue_date.month}月{p.issue_date.day}日",
+        "scores": scores,
+        "photo_uri": photo_uri,
+        "qr_uri": "data:image/png;base64," + base64.b64encode(_png(matrix)).decode("ascii"),
+        "qr_size": f"{QR_SYMBOL_MM * modules / (modules - 2 * QUIET_ZONE):.2f}mm",
+    }
+
+
+def _png(matrix: list[list[bool]]) -> bytes:
+    """A 1-bit PNG, one pixel per module; the CSS scales it up without smoothing (pixelated)."""
+    image = Image.new("1", (len(matrix), len(matrix)))
+    image.putdata([0 if dark else 1 for row in matrix for dark in row])
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _metadata(title: str, day: dt.date, author: str | None) -> DocumentMetadata:
+    stamp = f"{day.isoformat()}T00:00:00+08:00"
+    return DocumentMetadata(
+        title=title,
+        authors=[author] if author else [],
+        generator="SkillCert",
+        created=stamp,
+        modified=stamp,
+        lang="zh-CN",
+    )
+
+
+def _render_chunk(
+    template: Template, prints: list[CertificatePrint], per_page: bool, combined_title: str | None
+) -> tuple[bytes, list[bytes]]:
+    """Lay out ``prints`` as one document; return (the chunk's print file, one PDF each).
+
+    Runs in a pool process or, under ``_LOCK``, in the caller's. No print file when
+    ``combined_title`` is None.
+    """
+    # fontTools (the fallback subsetter) stamps fonts with the time unless this is set.
+    day = max(p.issue_date for p in prints)
+    epoch = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(epoch.timestamp()))
+    try:
+        return _render_pages(template, prints, per_page, combined_title)
+    finally:
+        if saved is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+
+
+def _render_pages(
+    template: Template, prints: list[CertificatePrint], per_page: bool, combined_title: str | None
+) -> tuple[bytes, list[bytes]]:
+    compiled = _compiled(template)
+    bodies = []
+    for p in prints:
+        try:
+            bodies.append(compiled.render(template_context(p)))
+        except jinja2.TemplateError as exc:
+            raise TemplateError(
+                f"{template.origin} 的 {HTML_NAME} 无法渲染 {_who(p)}：{exc.message} "
+                "(template variable)"
+            ) from None
+    html = weasyprint.HTML(
+        string=_WRAPPER.render(bodies=bodies), base_url=None, url_fetcher=_fetcher()
+    )
+    try:
+        document = html.render(
+            font_config=_font_config(), stylesheets=[_stylesheet(template)], **OPTIONS
+        )
+    except _RemoteResourceRefused as exc:
+        raise TemplateError(
+            f"{template.origin} 引用了外部资源，已拒绝：{exc} (remote resource)"
+        ) from None
+    _check_pages(template, document, len(prints))
+    chunk = b""
+    if combined_title is not None:
+        document.metadata = _metadata(combined_title, max(p.issue_date for p in prints), None)
+        chunk = document.write_pdf(**OPTIONS)
+    if not per_page and chunk:
+        return chunk, _split(chunk, prints)
+    singles = []
+    for p, page in zip(prints, document.pages, strict=True):
+        single = document.copy([page])
+        single.metadata = _metadata(f"职业技能等级证书 {p.number}", p.issue_date, p.issuing_body)
+        singles.append(single.write_pdf(pdf_identifier=p.number.encode(), **OPTIONS))
+    return chunk, singles
+
+
+def _check_pages(template: Template, document: weasyprint.Document, count: int) -> None:
+    """Exactly one A4 portrait page per certificate, each starting its own page."""
+    pages = document.pages
+    if len(pages) != count or any(f"cert-{i}" not in pages[i].anchors for i in range(count)):
+        raise TemplateError(
+            f"{template.origin} 把 {count} 份证书排成了 {len(pages)} 页；"
+            "每份证书必须恰好占一页 A4，内容过多时请缩小字号或间距 (one page per certificate)"
+        )
+    for page in pages:
+        if abs(page.width - A4_PX[0]) > 1 or abs(page.height - A4_PX[1]) > 1:
+            raise TemplateError(
+                f"{template.origin} 的页面为 {page.width * 25.4 / 96:.0f} × "
+                f"{page.height * 25.4 / 96:.0f} mm，应为 A4 纵向 210 × 297 mm (page size)"
+            )
+
+
+_NAME = re.compile(rb"/([^\s/\[\]<>(){}%]+)")
+
+
+def _split(chunk: bytes, prints: list[CertificatePrint]) -> list[bytes]:
+    """One PDF per page of ``chunk``, each keeping only the resources its page names.
+
+    WeasyPrint gives all pages one resource dictionary; without pruning, every single would
+    carry every photo of the chunk.
+    """
+    reader = pypdf.PdfReader(io.BytesIO(chunk))
+    singles = []
+    for p, page in zip(prints, reader.pages, strict=True):
+        used = {b"/" + name for name in _NAME.findall(page.get_contents().get_data())}
+        resources = DictionaryObject(page["/Resources"].get_object())
+        for category in ("/XObject", "/Font", "/ExtGState", "/Pattern", "/Shading"):
+            if category in resources:
+                entries = resources[category].get_object()
+                resources[NameObject(category)] = DictionaryObject(
+                    {k: v for k, v in entries.items() if k.encode() in used}
+                )
+        page[NameObject("/Resources")] = resources
+        writer = pypdf.PdfWriter()
+        writer.add_page(page)
+        stamp = f"D:{p.issue_date:%Y%m%d}000000+08'00'"
+        writer.add_metadata(
+            {
+                "/Title": f"职业技能等级证书 {p.number}",
+                "/Author": p.issuing_body,
+                "/Creator": "SkillCert",
+                "/CreationDate": stamp,
+                "/ModDate": stamp,
+            }
+        )
+        out = io.BytesIO()
+        writer.write(out)
+        singles.append(out.getvalue())
+    return singles
+
+
+class _Joiner:
+    """Appends the chunks' print files in order as they arrive; one chunk is used as it is."""
+
+    def __init__(self, title: str, day: dt.date, *, single: bool) -> None:
+        self.title, self.day, self.single = title, day, single
+        self.writer = pypdf.PdfWriter()
+        self.next = 0
+        self.only = b""
+
+    def add(self, results: list[tuple[bytes, list[bytes]] | None], index: int) -> None:
+        while self.next < len(results) and results[self.next] is not None:
+            chunk = results[self.next][0]  # type: ignore[index]
+            if self.single:
+                self.only = chunk
+            else:
+                self.writer.append(pypdf.PdfReader(io.BytesIO(chunk)), import_outline=False)
+            self.next += 1
+
+    def result(self) -> bytes:
+        if self.single:
+            return self.only
+        stamp = f"D:{self.day:%Y%m%d}000000+08'00'"
+        self.writer.add_metadata(
+            {
+                "/Title": self.title,
+                "/Creator": "SkillCert",
+                "/CreationDate": stamp,
+                "/ModDate": stamp,
+            }
+        )
+        out = io.BytesIO()
+        self.writer.write(out)
+        return out.getvalue()
+
+
+def _per_page_subsets() -> bool:
+    """Whether WeasyPrint subsets fonts with HarfBuzz (fast enough for one subset per page)."""
+    try:
+        from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
+
+        return bool(harfbuzz_subset) and bool(harfbuzz.hb_version_atleast(4, 1, 0))
+    except (ImportError, AttributeError):  # an older or newer WeasyPrint: assume the slow path
+        return False
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # Windows, macOS
+        return os.cpu_count() or 1
+
+
+def _spawn() -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context("spawn")
