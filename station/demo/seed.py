@@ -57,6 +57,25 @@ def demo_issuer(instance: Path) -> signing.IssuerKey:
     return key
 
 
+def graded_lines(app: Flask, session, *, bank: str) -> list[str]:
+    """The sessions after the exam: one in grading, one certified (certificates issued)."""
+    from station import config as station_config
+    from station.demo.graded import DONE_CODE, seed_done, seed_grading
+    from station.services import certificates
+
+    now = utcnow()
+    lines = seed_grading(session, now=now, bank=bank)
+    if not seed_done(session, now=now, bank=bank):
+        return [*lines, f"session {DONE_CODE} already present"]
+    issued = certificates.issue_session(
+        session, actor="admin", session_code=DONE_CODE,
+        passphrase=station_config.key_passphrase(app.config),
+        settings=certificates.Settings.from_config(app.config), now=now)  # fmt: skip
+    first = issued[0] if issued else None
+    return [*lines, f"session {DONE_CODE}: published, {len(issued)} certificates issued"
+            + (f" (e.g. {first.number})" if first else "")]  # fmt: skip
+
+
 def seed_demo(app: Flask) -> list[str]:
     instance = Path(app.instance_path)
     content = load_content()
@@ -92,6 +111,8 @@ def seed_demo(app: Flask) -> list[str]:
                                  issuer_name=issuer_meta.get("name", ""))  # fmt: skip
         summary = banks.import_bank(session, actor="demo", filename=plain_name, data=plain)
         site_lines = seed_site(session, now=utcnow(), bank=summary.bank)
+    with db.transaction() as session:
+        site_lines += graded_lines(app, session, bank=summary.bank)
     state = "imported" if summary.created else "already present"
     counts = ", ".join(f"{t} {n}" for t, n in sorted(summary.counts.items()))
     return [

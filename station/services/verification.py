@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from certs import cert_token, scan
+from station.models import Certificate
 from station.services.certificates import Settings, trust_list
 
 VERDICT_LABELS = {
@@ -65,7 +66,14 @@ def check_token(db: Session, settings: Settings, token: str) -> Verdict:
 
 
 def verify(db: Session, settings: Settings, source: str | os.PathLike | bytes) -> list[Verdict]:
-    """One verdict per QR code found in ``source``; an unreadable source is one verdict too."""
+    """One verdict per QR code found in ``source``; an unreadable source is one verdict too.
+    A certificate number issued here is checked through its stored token."""
+    if isinstance(source, str):
+        cert = db.exec(
+            select(Certificate).where(Certificate.number == source.strip().upper())
+        ).first()
+        if cert is not None:
+            return [check_token(db, settings, cert.token)]
     try:
         tokens = scan.find_tokens(source)
     except scan.ScanError as exc:
