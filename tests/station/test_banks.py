@@ -194,3 +194,17 @@ def test_demo_seeds_and_is_safe_to_run_twice(app, runner):
     login = app.test_client().post("/api/exam/login", json={
         "admission_number": number, "id_last6": last6.strip(), "terminal_id": "demo-terminal"})  # fmt: skip
     assert login.status_code == 200, login.json
+
+
+def test_demo_has_a_session_in_grading_and_a_certified_one(app, runner):
+    out = runner.invoke(args=["demo"])
+    assert out.exit_code == 0, out.output
+    grading = json.loads(runner.invoke(args=["results", "IRAP-M-GRADE", "--json"]).output)
+    assert grading["state"] == "grading" and grading["signed_off_by"] is None
+    gaps = runner.invoke(args=["grade", "IRAP-M-GRADE"])
+    assert gaps.exit_code == 2 and "待考评组长裁定" in gaps.output and "张伟" in gaps.output
+    done = json.loads(runner.invoke(args=["results", "IRAP-M-DONE", "--json"]).output)
+    assert done["state"] == "certified" and done["signed_off_by"] == "supervisor"
+    number = next(x for x in out.output.splitlines() if "certificates issued" in x)
+    number = number.split("(e.g. ")[1].rstrip(")")
+    assert runner.invoke(args=["certs", "verify", number]).exit_code == 0
