@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from question_bank import itemstats
-from question_bank.items import Item
+from question_bank.items import TRUE_FALSE_KEYS, Item, ItemType
 from station.models import Bank, BankVersion
 from station.models.exam import AttemptStatus
 from station.models.scheduling import Candidate, ExamSession, SessionState
@@ -54,6 +54,12 @@ class Report:
                 row["stem"] = plain(item.stem)[:80]
             row["distractors"] = [o.to_dict() for o in self.distractors.get(row["item_id"], [])]
         return {"scope": self.scope, "candidates": self.analysis.overall.n_candidates} | data
+
+
+def option_keys(item: Item) -> list[str]:
+    if item.type == ItemType.TRUE_FALSE:
+        return list(TRUE_FALSE_KEYS)
+    return [o.key for o in item.options]
 
 
 def plain(stem: str) -> str:
@@ -99,7 +105,7 @@ def build(scope: str, sittings: list[Sitting], items: dict[str, Item]) -> Report
         choices = [tuple(s.marks[uid][2]) if len(s.marks[uid][2]) > 1 else s.marks[uid][2] or None
                    for s, _ in seen]  # fmt: skip
         report.distractors[uid] = itemstats.distractors(
-            choices, item.answer, [t for _, t in seen], options=[o.key for o in item.options]
+            choices, item.answer, [t for _, t in seen], options=option_keys(item)
         )
     return report
 

@@ -370,7 +370,8 @@ def test_read_csv_without_candidate_column_and_other_separators():
         ("Q1,Q2\n1,2\n1,abc\n", "第3行 Q2（第2列）: “abc”不是数字"),
         ("Q1,Q2\n1,2\n1,nan\n", "“nan”不是数字"),
         ("Q1,Q2\n1,2\n1,1_0\n", "“1_0”不是数字"),
-        ("Q1,Q2\n1,2\n1,\n", "第3行 Q2（第2列）: 成绩为空，未得分请填 0"),
+        ("candidate,Q1,Q2\nmax,1,2\nc1,,-\n", "第3行: 本行没有任何题目的成绩"),  # see sparse tests
+        ("Q1,Q2\n1,2\n1,—\n", "第3行 Q2（第2列）: “—”不是数字"),  # only - means not presented
         ("Q1,Q2\n1,2\n1\n", "第3行: 本行有 1 列，表头有 2 列"),
         ("Q1,Q2\n1,2\n1,1,1\n", "第3行: 本行有 3 列，表头有 2 列"),
         ("Q1,Q2\n1,2,5\n1,1\n", "第2行: 本行有 3 列"),

@@ -327,3 +327,30 @@ def test_cli_grade_and_results(app, theory_done, runner):
     assert [r["outcome"] for r in payload["results"]][-1] == "absent"
     missing = runner.invoke(args=["results", "NOPE"])
     assert missing.exit_code == 1 and "NOPE" in missing.output
+
+
+def test_itemstats_for_a_session_a_bank_and_a_csv(app, theory_done, runner, tmp_path):
+    import json
+
+    people, _ = theory_done
+    out = runner.invoke(args=["itemstats", SESSION, "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert report["scope"] == f"场次 {SESSION}" and report["test"]["n_candidates"] == 4
+    # candidate 1 got everything right, candidate 3 everything wrong: every item seen by both
+    # of them and someone in between discriminates positively
+    row = report["items"][0]
+    assert {"facility", "discrimination_index", "distractors", "key", "type"} <= set(row)
+    assert sum(o["count"] for o in row["distractors"]) == row["n"]
+    bank = json.loads(runner.invoke(args=["itemstats", "--bank", "IRAP-M", "--json"]).output)
+    assert bank["test"]["n_candidates"] == 4
+    matrix = tmp_path / "m.csv"
+    matrix.write_text("q1,q2,q3\n1,1,2\n1,0,2\n0,1,1\n1,1,0\n0,0,0\n", encoding="utf-8")
+    csv = json.loads(runner.invoke(args=["itemstats", "--matrix", str(matrix), "--json"]).output)
+    assert csv["test"]["n_candidates"] == 4 and csv["items"][0]["facility"] == 0.5
+    bad = tmp_path / "bad.csv"
+    bad.write_text("q1,q2\n1,1\n2,0\n", encoding="utf-8")
+    refused = runner.invoke(args=["itemstats", "--matrix", str(bad)])
+    assert refused.exit_code == 1 and "第3行 q1" in refused.output and "超过满分" in refused.output
+    both = runner.invoke(args=["itemstats", SESSION, "--bank", "IRAP-M"])
+    assert both.exit_code == 2 and "exactly one" in both.output
