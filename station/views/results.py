@@ -19,16 +19,20 @@ import threading
 import time
 from collections import deque
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import col, select
 
 from certs.identity import mask_id, normalise_number
 from station import db
+from station.models import Certificate
 from station.models.grading import Result
 from station.models.scheduling import Candidate, ExamSession, Programme
-from station.services import results
+from station.services import certificates, results
 from station.services.errors import DomainError
+from station.views.console.certificates import pdf_for
+from station.views.console.common import PDF, download
 
 bp = Blueprint("results", __name__, url_prefix="/results")
 
@@ -126,13 +130,40 @@ def lookup():
     programme = db.get_session().get(Programme, session.programme_id)
     parts = [(results.PART_LABELS[p], getattr(result, p)) for p in results.PARTS
              if p != "review" or results.needs_review(programme, session.level)]  # fmt: skip
+    cert = db.get_session().exec(
+        select(Certificate).where(Certificate.candidate_id == candidate.id)).first()  # fmt: skip
+    download = url_for("results.certificate", ref=_signer().dumps(cert.number)) if cert else None
+    revoked = certificates.revocation(db.get_session(), cert.number) if cert else None
     return _no_cache(render_template(
         "results/result.html", candidate=candidate, masked_id=mask_id(candidate.id_number),
+        certificate=cert, download=download, revoked=revoked,
         session=session, programme=programme, result=result, parts=parts,
         outcome=results.OUTCOME_LABELS[result.outcome],
         pass_marks={results.PART_LABELS["theory"]: programme.theory_pass,
                     results.PART_LABELS["practical"]: programme.practical_pass,
                     results.PART_LABELS["review"]: programme.review_pass}))  # fmt: skip
+
+
+DOWNLOAD_SECONDS = 3600  # a download link from the result page works for an hour
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="certificate-download")
+
+
+@bp.get("/certificate/<ref>.pdf")
+def certificate(ref: str):
+    """The candidate's certificate, through the signed link their result page gave them."""
+    try:
+        number = _signer().loads(ref, max_age=DOWNLOAD_SECONDS)
+    except (BadSignature, SignatureExpired):
+        abort(404)
+    s = db.get_session()
+    cert = certificates.get_certificate(s, number)
+    pdf = pdf_for(s, cert)
+    response = download(pdf, f"{cert.number}.pdf", PDF, inline=True)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _no_cache(page, status: int = 200):

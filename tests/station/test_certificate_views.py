@@ -53,3 +53,24 @@ def test_only_admins_issue_and_revoke(app, client, exam_site, auth):
     assert client.post(f"/console/sessions/{SESSION}/certificates/issue").status_code == 403
     assert client.get(f"/console/sessions/{SESSION}/certificates").status_code == 200
     assert client.post("/console/verify", data={"text": "NOT-A-TOKEN"}).status_code == 200
+
+
+def test_candidates_download_their_certificate_from_the_results_page(app, client, exam_site):
+    from station.services import certificates
+    from tests.station.grading import run
+
+    people, _ = publish(app, client)
+    run(app, certificates.issue_session, actor="admin", session_code=SESSION,
+        passphrase=app.config["KEY_PASSPHRASE"],
+        settings=certificates.Settings.from_config(app.config))  # fmt: skip
+    number, id_number, _name = people[0]  # all right in theory, 90 in practical: passed
+    page = client.post("/results/", data={"admission_number": number, "id_number": id_number})
+    assert page.status_code == 200 and 'id="certificate"' in page.text
+    link = page.text.split('href="/results/certificate/')[1].split('"')[0]
+    pdf = client.get(f"/results/certificate/{link}")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert pdf.headers["Cache-Control"] == "no-store"
+    assert client.get("/results/certificate/forged.pdf").status_code == 404
+    failed = client.post("/results/", data={"admission_number": people[2][0],
+                                            "id_number": people[2][1]})  # fmt: skip
+    assert failed.status_code == 200 and 'id="certificate"' not in failed.text
