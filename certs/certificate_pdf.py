@@ -1,30 +1,20 @@
 """Certificate (职业技能等级证书) PDFs: one A4 portrait page per certificate, rendered by WeasyPrint.
 
-The page shows the fields 人社鉴发〔2021〕1号 asks of the paper certificate (name, gender, ID type
-and the full ID number, occupation and its code, direction, level, issuing body, date, number),
-the photo (25 × 35 mm) and a QR code whose symbol is 36 mm wide plus its 4-module quiet zone,
-and also the programme, session, scores and station.
+The page carries what 人社鉴发〔2021〕1号 asks of the paper certificate (name, gender, ID type and
+full ID number, occupation and code, direction, level, issuing body, date, number), the photo
+(25 × 35 mm) and a QR code (36 mm symbol plus its 4-module quiet zone), and also the programme,
+session, scores and station. The layout is ``certificate.html`` (Jinja2, ONE certificate) +
+``certificate.css``, from ``template_dir`` when it has them, else built in; photo and QR are
+``data:`` URIs, any other URL is refused. docs/certificate-templates.md has the details.
 
-Layout: ``certificate.html`` (Jinja2, ONE certificate's markup) + ``certificate.css``, each taken
-from ``template_dir`` when it has that file, else the built-in one in ``certs/templates/``
-(``docs/certificate-templates.md``). Photo and QR are embedded as ``data:`` URIs and the CJK font
-comes from the system; any other URL stops the rendering.
-
-Speed. Each PDF costs a fixed overhead (document set-up, font loading, font subsetting) on top
-of its page layout. :func:`render_batch` lays out :data:`CHUNK_SIZE` certificates as ONE
-WeasyPrint document, with the font configuration and the parsed stylesheet cached per process,
-runs the chunks in a process pool and joins the chunks' print files with pypdf. Singles:
-
-* with HarfBuzz subsetting (milliseconds a font; ``libharfbuzz-subset``, which
-  ``scripts/setup.sh`` installs), each page is written as its own PDF (``Document.copy``) with
-  a subset of only its own glyphs: a certificate's PDF is then the same bytes in any batch and
-  from :func:`render_certificate` (reprint identity);
-* without it WeasyPrint falls back to fontTools (seconds a font), so a chunk is subset once and
-  split with pypdf: each single keeps its own page and images but shares the chunk's font
-  subset, so its bytes depend on the chunk it was printed in (still the same for the same batch).
-
-Metadata is fixed: creation and modification dates are the issue date, the PDF identifier is
-the certificate number; nothing depends on the clock or the process.
+Speed: a PDF costs a fixed overhead (document set-up, fonts, subsetting) plus its layout, so
+:func:`render_batch` lays out chunks of certificates as ONE document each, with the font
+configuration and the parsed stylesheet cached per process, in a process pool, and joins the
+chunks' print files with pypdf. Singles are either written page by page with their own font
+subset (same bytes in any batch and from :func:`render_certificate`) or split from the chunk's
+file sharing its subset (faster; the default only where WeasyPrint must subset with fontTools,
+which takes seconds). Output is deterministic: dates come from the issue date, the PDF
+identifier is the certificate number, nothing depends on the clock or the process.
 """
 
 from __future__ import annotations
@@ -38,7 +28,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from decimal import Decimal
@@ -72,14 +62,19 @@ __all__ = [
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
 HTML_NAME, CSS_NAME = "certificate.html", "certificate.css"
 CHUNK_SIZE = 16  # certificates per WeasyPrint document (one task of the process pool)
-SPLIT_CHUNK_SIZE = 64  # ... when every document costs a slow fontTools subset
+SLOW_SUBSET_CHUNK_SIZE = 64  # ... where every subset takes seconds (fontTools)
 QR_ERROR = "M"
+QR_MAX_CHARS = 1000  # version ~25 at level M: 0.3 mm modules in a 36 mm symbol
 QR_SYMBOL_MM = 36.0  # the symbol without its quiet zone; the printed image adds 2 × 4 modules
 A4_PX = (210 / 25.4 * 96, 297 / 25.4 * 96)  # WeasyPrint page sizes are CSS px (96 per inch)
 OPTIONS = {"hinting": False, "full_fonts": False, "optimize_images": False}
 
 # Not overridable by a template: one certificate per page, in order, each findable by its id.
-_BASE_CSS = ".certificate { break-after: page; } .certificate:last-child { break-after: auto; }"
+_BASE_CSS = """
+.certificate { break-after: page; }
+.certificate:last-child { break-after: auto; }
+h1, h2, h3, h4, h5, h6 { bookmark-level: none; }
+"""
 _WRAPPER = jinja2.Template(
     '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
     "<title>职业技能等级证书</title></head><body>"
@@ -148,11 +143,11 @@ class Template:
 
 
 def render_certificate(p: CertificatePrint, *, template_dir: str | Path | None = None) -> bytes:
-    """One certificate's PDF (with HarfBuzz subsetting, the same bytes as in any batch)."""
+    """One certificate's PDF: the same bytes as its single in a batch with own font subsets."""
     template = load_template(template_dir)
     _check(p)
     with _LOCK:
-        return _render_chunk(template, [p], per_page=True, combined_title=None)[1][0]
+        return _render_chunk(template, [p], False, None)[1][0]
 
 
 def render_batch(
@@ -161,12 +156,16 @@ def render_batch(
     template_dir: str | Path | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    shared_fonts: bool | None = None,
 ) -> Batch:
     """All certificates as one print file plus one PDF each, in the order given.
 
     Every certificate is checked before anything is rendered (all or nothing). Up to ``workers``
-    processes (default: the usable CPUs; 1 renders in this process) render the chunks.
-    ``progress(done, total)`` is called in this process: once with 0, then as chunks finish.
+    processes (default: the usable CPUs; 1 renders in this process) render the chunks;
+    ``progress(done, total)`` is called in this process, first with 0, then as chunks finish.
+    ``shared_fonts``: singles share their chunk's font subset (True: ~30 % less CPU, but a
+    single's bytes then depend on its chunk) or get their own (False); None chooses True only
+    where WeasyPrint has no HarfBuzz subsetting.
     """
     prints = list(prints)
     if not prints:
@@ -178,41 +177,45 @@ def render_batch(
     workers = _usable_cpus() if workers is None else workers
     if not isinstance(workers, int) or workers < 1:
         raise CertificateRenderError(f"workers 必须是不小于 1 的整数，收到 {workers!r} (workers)")
-    per_page = _per_page_subsets()
-    size = CHUNK_SIZE if per_page else SPLIT_CHUNK_SIZE
+    fast = _harfbuzz_subsetting()
+    shared = not fast if shared_fonts is None else bool(shared_fonts)
+    size = CHUNK_SIZE if fast else SLOW_SUBSET_CHUNK_SIZE
     chunks = [prints[i : i + size] for i in range(0, len(prints), size)]
     title = f"职业技能等级证书（{len(prints)} 份）"
-    results: list[tuple[bytes, list[bytes]] | None] = [None] * len(chunks)
-    joined = _Joiner(title, max(p.issue_date for p in prints), single=len(chunks) == 1)
+    results: list[tuple[bytes, list[bytes]]] = [(b"", [])] * len(chunks)
     done = 0
     if progress:
         progress(0, len(prints))
-    if workers == 1 or len(chunks) == 1:
+    for index, result in _run(template, chunks, shared, title, workers):
+        results[index] = result
+        done += len(chunks[index])
+        if progress:
+            progress(done, len(prints))
+    combined = _join([r[0] for r in results], title, max(p.issue_date for p in prints))
+    return Batch(combined, [single for r in results for single in r[1]])
+
+
+def _run(
+    template: Template, chunks: list[list[CertificatePrint]], shared: bool, title: str, workers: int
+) -> Iterator[tuple[int, tuple[bytes, list[bytes]]]]:
+    """(chunk index, result) as chunks finish, here or in a pool of spawned processes."""
+    if workers == 1 or len(chunks) <= 2:  # starting processes costs about one chunk's time
         for index, chunk in enumerate(chunks):
             with _LOCK:
-                results[index] = _render_chunk(template, chunk, per_page, title)
-            joined.add(results, index)
-            done += len(chunk)
-            if progress:
-                progress(done, len(prints))
-        return Batch(joined.result(), [s for result in results if result for s in result[1]])
+                yield index, _render_chunk(template, chunk, shared, title)
+        return
     # spawn, not fork: the station process runs scheduler and server threads.
-    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=_spawn())
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=context)
     try:
         futures = {
-            pool.submit(_render_chunk, template, chunk, per_page, title): index
+            pool.submit(_render_chunk, template, chunk, shared, title): index
             for index, chunk in enumerate(chunks)
         }
         for future in as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()
-            joined.add(results, index)  # in order, while the other chunks render
-            done += len(chunks[index])
-            if progress:
-                progress(done, len(prints))
+            yield futures[future], future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return Batch(joined.result(), [s for result in results if result for s in result[1]])
 
 
 def load_template(template_dir: str | Path | None) -> Template:
@@ -240,7 +243,7 @@ def load_template(template_dir: str | Path | None) -> Template:
 
 # --------------------------------------------------------------------------- checks
 
-_TEXT_FIELDS = {
+_TEXT_FIELDS = {  # field: label; only direction may be None
     "number": "证书编号",
     "holder_name": "姓名",
     "gender": "性别",
@@ -254,7 +257,7 @@ _TEXT_FIELDS = {
     "programme": "认定项目",
     "session_code": "批次",
     "station_name": "考核站点",
-    "direction": "职业方向",  # optional
+    "direction": "职业方向",
 }
 
 
@@ -276,6 +279,11 @@ def _check(p: CertificatePrint) -> None:
             raise CertificateRenderError(
                 f"{_who(p)}：{label}含有首尾空白或控制字符 ({name}: {value!r})"
             )
+    if len(p.qr_url) > QR_MAX_CHARS:
+        raise CertificateRenderError(
+            f"{_who(p)}：二维码内容过长（{len(p.qr_url)} 个字符，最多 {QR_MAX_CHARS}），"
+            "模块过小无法可靠扫描 (qr_url)"
+        )
     if not isinstance(p.issue_date, dt.date) or isinstance(p.issue_date, dt.datetime):
         raise CertificateRenderError(f"{_who(p)}：发证日期必须是日期，不带时间 (issue_date)")
     if p.photo is not None and not (
@@ -355,7 +363,7 @@ def template_context(p: CertificatePrint) -> dict[str, object]:
     """The template's variables for ``p``: ``c`` itself plus display strings and data URIs."""
     try:
         matrix = qr_matrix(p.qr_url, error=QR_ERROR)  # quiet zone included
-    except qrcode.exceptions.DataOverflowError:
+    except (qrcode.exceptions.DataOverflowError, ValueError):  # qrcode raises either
         raise CertificateRenderError(
             f"{_who(p)}：二维码内容过长，无法编码 (qr_url, {len(p.qr_url)} characters)"
         ) from None
@@ -404,7 +412,7 @@ def _metadata(title: str, day: dt.date, author: str | None) -> DocumentMetadata:
 
 
 def _render_chunk(
-    template: Template, prints: list[CertificatePrint], per_page: bool, combined_title: str | None
+    template: Template, prints: list[CertificatePrint], shared: bool, combined_title: str | None
 ) -> tuple[bytes, list[bytes]]:
     """Lay out ``prints`` as one document; return (the chunk's print file, one PDF each).
 
@@ -417,7 +425,7 @@ def _render_chunk(
     saved = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = str(int(epoch.timestamp()))
     try:
-        return _render_pages(template, prints, per_page, combined_title)
+        return _render_pages(template, prints, shared, combined_title)
     finally:
         if saved is None:
             del os.environ["SOURCE_DATE_EPOCH"]
@@ -426,7 +434,7 @@ def _render_chunk(
 
 
 def _render_pages(
-    template: Template, prints: list[CertificatePrint], per_page: bool, combined_title: str | None
+    template: Template, prints: list[CertificatePrint], shared: bool, combined_title: str | None
 ) -> tuple[bytes, list[bytes]]:
     compiled = _compiled(template)
     bodies = []
@@ -450,11 +458,13 @@ def _render_pages(
             f"{template.origin} 引用了外部资源，已拒绝：{exc} (remote resource)"
         ) from None
     _check_pages(template, document, len(prints))
+    for page in document.pages:  # the ids name chunk positions: keep them out of the PDFs
+        page.anchors.clear()
     chunk = b""
     if combined_title is not None:
         document.metadata = _metadata(combined_title, max(p.issue_date for p in prints), None)
         chunk = document.write_pdf(**OPTIONS)
-    if not per_page and chunk:
+    if shared and chunk:
         return chunk, _split(chunk, prints)
     singles = []
     for p, page in zip(prints, document.pages, strict=True):
@@ -465,19 +475,19 @@ def _render_pages(
 
 
 def _check_pages(template: Template, document: weasyprint.Document, count: int) -> None:
-    """Exactly one A4 portrait page per certificate, each starting its own page."""
+    """A4 portrait pages, exactly one per certificate, each certificate starting its own."""
     pages = document.pages
-    if len(pages) != count or any(f"cert-{i}" not in pages[i].anchors for i in range(count)):
-        raise TemplateError(
-            f"{template.origin} 把 {count} 份证书排成了 {len(pages)} 页；"
-            "每份证书必须恰好占一页 A4，内容过多时请缩小字号或间距 (one page per certificate)"
-        )
     for page in pages:
         if abs(page.width - A4_PX[0]) > 1 or abs(page.height - A4_PX[1]) > 1:
             raise TemplateError(
                 f"{template.origin} 的页面为 {page.width * 25.4 / 96:.0f} × "
                 f"{page.height * 25.4 / 96:.0f} mm，应为 A4 纵向 210 × 297 mm (page size)"
             )
+    if len(pages) != count or any(f"cert-{i}" not in pages[i].anchors for i in range(count)):
+        raise TemplateError(
+            f"{template.origin} 把 {count} 份证书排成了 {len(pages)} 页；"
+            "每份证书必须恰好占一页 A4，内容过多时请缩小字号或间距 (one page per certificate)"
+        )
 
 
 _NAME = re.compile(rb"/([^\s/\[\]<>(){}%]+)")
@@ -503,58 +513,31 @@ def _split(chunk: bytes, prints: list[CertificatePrint]) -> list[bytes]:
         page[NameObject("/Resources")] = resources
         writer = pypdf.PdfWriter()
         writer.add_page(page)
-        stamp = f"D:{p.issue_date:%Y%m%d}000000+08'00'"
-        writer.add_metadata(
-            {
-                "/Title": f"职业技能等级证书 {p.number}",
-                "/Author": p.issuing_body,
-                "/Creator": "SkillCert",
-                "/CreationDate": stamp,
-                "/ModDate": stamp,
-            }
-        )
-        out = io.BytesIO()
-        writer.write(out)
-        singles.append(out.getvalue())
+        singles.append(_write(writer, f"职业技能等级证书 {p.number}", p.issue_date, p.issuing_body))
     return singles
 
 
-class _Joiner:
-    """Appends the chunks' print files in order as they arrive; one chunk is used as it is."""
-
-    def __init__(self, title: str, day: dt.date, *, single: bool) -> None:
-        self.title, self.day, self.single = title, day, single
-        self.writer = pypdf.PdfWriter()
-        self.next = 0
-        self.only = b""
-
-    def add(self, results: list[tuple[bytes, list[bytes]] | None], index: int) -> None:
-        while self.next < len(results) and results[self.next] is not None:
-            chunk = results[self.next][0]  # type: ignore[index]
-            if self.single:
-                self.only = chunk
-            else:
-                self.writer.append(pypdf.PdfReader(io.BytesIO(chunk)), import_outline=False)
-            self.next += 1
-
-    def result(self) -> bytes:
-        if self.single:
-            return self.only
-        stamp = f"D:{self.day:%Y%m%d}000000+08'00'"
-        self.writer.add_metadata(
-            {
-                "/Title": self.title,
-                "/Creator": "SkillCert",
-                "/CreationDate": stamp,
-                "/ModDate": stamp,
-            }
-        )
-        out = io.BytesIO()
-        self.writer.write(out)
-        return out.getvalue()
+def _join(parts: list[bytes], title: str, day: dt.date) -> bytes:
+    """The chunks' print files as one, in order (one chunk is used as it is)."""
+    if len(parts) == 1:
+        return parts[0]
+    writer = pypdf.PdfWriter()
+    for part in parts:
+        writer.append(pypdf.PdfReader(io.BytesIO(part)), import_outline=False)
+    return _write(writer, title, day, None)
 
 
-def _per_page_subsets() -> bool:
+def _write(writer: pypdf.PdfWriter, title: str, day: dt.date, author: str | None) -> bytes:
+    """The PDF with the same fixed metadata as :func:`_metadata` gives WeasyPrint's files."""
+    stamp = f"D:{day:%Y%m%d}000000+08'00'"
+    info = {"/Title": title, "/Creator": "SkillCert", "/CreationDate": stamp, "/ModDate": stamp}
+    writer.add_metadata(info | ({"/Author": author} if author else {}))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _harfbuzz_subsetting() -> bool:
     """Whether WeasyPrint subsets fonts with HarfBuzz (fast enough for one subset per page)."""
     try:
         from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
@@ -569,7 +552,3 @@ def _usable_cpus() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # Windows, macOS
         return os.cpu_count() or 1
-
-
-def _spawn() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context("spawn")
