@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from certs.codec import CodecError, Reader, Writer, b32encode
+from certs.codec import CodecError, Reader, Writer, b32decode, b32encode
 from certs.identity import SHANGHAI, mask_id
 from certs.numbers import (
     CertificateNumber,
@@ -320,7 +320,10 @@ def decode_token(
         text = parse_token_url(text)
     if not text:
         raise _malformed("内容为空")
-    payload = _b32decode(text.upper())
+    try:
+        payload = b32decode(text.upper())
+    except CodecError as exc:
+        raise _malformed(f"编码错误：{exc}") from None
     reader = Reader(payload)
     version = reader.u8()
     if version != FORMAT_VERSION:
@@ -389,29 +392,6 @@ def decode_token(
             revocation=revocation,
         )
     return verified
-
-
-_B32_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
-_B32_PAD_BITS = {0: 0, 2: 2, 4: 4, 5: 1, 7: 3}  # characters mod 8 -> unused trailing bits
-
-
-def _b32decode(text: str) -> bytes:
-    """:func:`certs.codec.b32decode`, equally strict, over 10× faster (one C ``int()`` call).
-
-    Verification speed matters here (a registry checks every scan); the standard library's
-    base32 decoder is pure Python. The alphabet is checked first: ``int()`` would also take
-    digits, signs, ``_`` and spaces.
-    """
-    if not _BASE32.fullmatch(text):
-        bad = sorted(set(text) - set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"))
-        raise _malformed(f"编码错误：invalid base32 character(s): {''.join(bad)!r}")
-    pad = _B32_PAD_BITS.get(len(text) % 8)
-    if pad is None:
-        raise _malformed(f"编码错误：invalid base32 length {len(text)}")
-    value = int(text.translate(_B32_DIGITS), 32)
-    if value & ((1 << pad) - 1):
-        raise _malformed("编码错误：non-canonical base32 (unused trailing bits set)")
-    return (value >> pad).to_bytes(len(text) * 5 // 8, "big")
 
 
 def _malformed(detail: str, *, kid: str | None = None) -> MalformedTokenError:
