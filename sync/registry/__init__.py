@@ -21,6 +21,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         REGISTRY_NAME="省级职业技能等级证书核验服务",
         SECRET_KEY="uninitialised-registry-not-secret",  # `registry init` writes the real one
         DATABASE_URL=None,
+        # Written by `registry init` into the instance config.py:
+        ID_HASH_SECRET=None,  # hex; HMAC-SHA256 key for ID numbers (never stored in the database)
+        ROOT_KEY_PASSPHRASE=None,  # unlocks the root key; $REGISTRY_KEY_PASSPHRASE wins
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,  # sync.protocol_messages.MAX_PUSH_BYTES
     )
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
@@ -35,6 +39,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from sync.registry import views
 
     app.register_blueprint(views.bp)
+
+    from sync.registry import api
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api.well_known)
 
     from sync.registry import cli
 

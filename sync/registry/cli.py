@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -13,23 +14,42 @@ from flask.cli import AppGroup, FlaskGroup
 from sqlmodel import select
 from werkzeug.security import generate_password_hash
 
-from sync.registry import create_app, db
+from sync.registry import create_app, db, keys
 from sync.registry.models import Operator
+from sync.registry.services import feed, log_audit, revocations, stations
+from sync.registry.services import log as tlog
+from sync.registry.services.errors import RegistryError
 
 cli = AppGroup("registry")  # added to app.cli by create_app()
 
 
+def _write_config(config: Path) -> list[str]:
+    """Create the instance config, or add the secrets an older one lacks. Never overwrites."""
+    wanted = {"SECRET_KEY": secrets.token_hex(32), "ID_HASH_SECRET": secrets.token_hex(32)}
+    if not os.environ.get(keys.PASSPHRASE_ENV):
+        wanted["ROOT_KEY_PASSPHRASE"] = secrets.token_urlsafe(32)
+    text = config.read_text(encoding="utf-8") if config.exists() else ""
+    missing = {k: v for k, v in wanted.items() if f"{k} =" not in text}
+    if not missing:
+        return []
+    config.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        for name, value in missing.items():
+            fh.write(f"{name} = {value!r}\n")
+            if not current_app.config.get(name) or name == "SECRET_KEY":
+                current_app.config[name] = value
+    return list(missing)
+
+
 @cli.command("init")
 def init_command() -> None:
-    """Write the instance's secret (once) and bring the database to the latest migration.
-    Safe to run again."""
+    """Write the instance's secrets (once), bring the database to the latest migration and make
+    the root key. Safe to run again."""
     config = Path(current_app.instance_path) / "config.py"
-    if not config.exists():
-        config.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
-        click.echo(f"wrote {config}")
+    added = _write_config(config)
+    if added:
+        click.echo(f"wrote {', '.join(added)} to {config}")
     engine = db.engine()
     before = db.current_revision(engine)
     db.upgrade(engine)
@@ -38,6 +58,16 @@ def init_command() -> None:
     click.echo(
         f"registry database {url} at revision {after}" + ("" if before != after else " (unchanged)")
     )
+    try:
+        with db.transaction() as session:
+            row, created = keys.create_root_key(
+                session, passphrase=keys.passphrase_from(current_app.config)
+            )
+            signer = keys.load_signer(session, passphrase=keys.passphrase_from(current_app.config))
+            tlog.ensure_first_head(session, signer)
+    except keys.RootKeyError as exc:
+        _fail(str(exc))
+    click.echo(f"root key {row.kid}" + (" created" if created else ""))
 
 
 @cli.command("run")
@@ -87,6 +117,177 @@ def operators_add(username: str, display_name: str, password: str) -> None:
         session.add(Operator(username=username, display_name=display_name,
                              password_hash=generate_password_hash(password)))  # fmt: skip
     click.echo(f"added operator {username}")
+
+
+# --------------------------------------------------------------------------- trust and stations
+
+
+def _run(action):
+    """Run ``action(session)`` in one transaction; a domain error becomes a CLI error."""
+    try:
+        with db.transaction() as session:
+            return action(session)
+    except (RegistryError, keys.RootKeyError) as exc:
+        _fail(str(exc))
+
+
+def _signer(session):
+    return keys.load_signer(session, passphrase=keys.passphrase_from(current_app.config))
+
+
+keys_cli = AppGroup("keys", help="The provincial root key.")
+cli.add_command(keys_cli)
+
+
+@keys_cli.command("show")
+def keys_show() -> None:
+    """Print the root key's id and public key (PEM), for stations and auditors."""
+    row = _run(keys.active_root_key)
+    click.echo(f"kid: {row.kid}\ncreated: {row.created_at:%Y-%m-%d %H:%M} UTC\n{row.public_pem}")
+
+
+stations_cli = AppGroup("stations", help="Exam stations and their enrollment.")
+cli.add_command(stations_cli)
+
+
+def _print_token(code: str, token: str) -> None:
+    click.echo(f"enrollment token for station {code} (valid 7 days, single use; shown once):")
+    click.secho(token, bold=True)
+    click.echo(f"on the station: station enroll <REGISTRY URL> {token}")
+
+
+@stations_cli.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="站点名称")
+@click.option("--city", required=True, help="所在城市")
+@click.option("--by", "actor", default="cli", show_default=True, help="operator username")
+def stations_add(code: str, name: str, city: str, actor: str) -> None:
+    """Record a station and print its one-time enrollment token."""
+    _, token = _run(lambda s: stations.add_station(s, code=code, name=name, city=city, actor=actor))
+    _print_token(code, token)
+
+
+@stations_cli.command("token")
+@click.argument("code")
+@click.option("--by", "actor", default="cli", show_default=True)
+def stations_token(code: str, actor: str) -> None:
+    """Issue a new enrollment token (the old unused ones stop working)."""
+    token = _run(lambda s: stations.issue_enrollment_token(s, code=code, actor=actor))
+    _print_token(code, token)
+
+
+@stations_cli.command("list")
+def stations_list() -> None:
+    """Stations, their status and keys."""
+    summaries = _run(stations.list_stations)
+    if not summaries:
+        click.echo("no stations yet: registry stations add CODE --name … --city …")
+    for s in summaries:
+        st = s.station
+        seen = f"{st.last_seen_at:%Y-%m-%d %H:%M}" if st.last_seen_at else "never"
+        click.echo(f"{st.code}  {st.status:<9} {st.city}  {st.name}  (last seen {seen})")
+        for k in s.keys:
+            click.echo(f"    {k.kid}  {k.valid_from} .. {k.valid_until or ''}  ({k.source})")
+        if st.status == "pending" and s.token_expires_at:
+            click.echo(f"    enrollment token valid until {s.token_expires_at:%Y-%m-%d %H:%M} UTC")
+
+
+# --------------------------------------------------------------------------- revocations, feed
+
+
+@cli.command("revoke")
+@click.argument("number")
+@click.option("--reason", required=True, help="撤销原因")
+@click.option("--by", "actor", default="cli", show_default=True, help="operator username")
+def revoke_command(number: str, reason: str, actor: str) -> None:
+    """Revoke a recorded certificate (logged, in the trust list, sent to every station)."""
+    row, receipt = _run(
+        lambda s: revocations.revoke(
+            s, number=number, reason=reason, actor=actor, signer=_signer(s)
+        )
+    )
+    click.echo(
+        f"revoked {row.number} (log leaf {row.leaf_index}, tree size "
+        f"{receipt['tree_size']}, feed event {row.feed_seq})"
+    )
+
+
+@cli.command("message")
+@click.argument("station")
+@click.option("--title", required=True)
+@click.option("--body", required=True)
+@click.option("--by", "actor", default="cli", show_default=True)
+def message_command(station: str, title: str, body: str, actor: str) -> None:
+    """Send a message to a station's console (STATION = its code, or ALL)."""
+
+    def send(session):
+        target = None if station.upper() == "ALL" else stations.get_station(session, station)
+        return feed.send_message(session, station=target, title=title, body=body, actor=actor)
+
+    event = _run(send)
+    click.echo(f"message queued as feed event {event.seq}")
+
+
+banks_cli = AppGroup("banks", help="Item-bank releases for stations.")
+cli.add_command(banks_cli)
+
+
+@banks_cli.command("publish")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--station", "station_code", default=None, help="only this station (default: all)")
+@click.option("--release-code", default=None, help="unlock code of an encrypted bank")
+@click.option("--by", "actor", default="cli", show_default=True)
+def banks_publish(
+    package: Path, station_code: str | None, release_code: str | None, actor: str
+) -> None:
+    """Publish a bank package (.skb) to one station or to all, via the feed."""
+    data = package.read_bytes()
+
+    def publish(session):
+        target = stations.get_station(session, station_code) if station_code else None
+        return feed.publish_bank(
+            session, package=data, station=target, release_code=release_code, actor=actor
+        )
+
+    release = _run(publish)
+    click.echo(
+        f"published {release.bank} v{release.version} as release {release.id} "
+        f"(feed event {release.feed_seq}, {release.size} bytes, sha256 {release.sha256})"
+    )
+
+
+# --------------------------------------------------------------------------- transparency log
+
+log_cli = AppGroup("log", help="The transparency log.")
+cli.add_command(log_cli)
+
+
+@log_cli.command("verify")
+def log_verify() -> None:
+    """Recompute the whole log from its leaves and check every node, tree head and row."""
+    report = _run(log_audit.verify_log)
+    click.echo(
+        f"tree size {report.tree_size}: {report.nodes} nodes, {report.heads} tree heads, "
+        f"{report.certificates} certificates, {report.revocations} revocations"
+    )
+    if report.ok:
+        click.secho("log verified: OK", fg="green")
+        return
+    for problem in report.problems:
+        click.secho(f"  {problem}", fg="red", err=True)
+    _fail(f"log verification failed: {len(report.problems)} problem(s)")
+
+
+@log_cli.command("sth")
+def log_sth() -> None:
+    """Print the newest signed tree head (JSON)."""
+    sth = _run(tlog.latest_tree_head)
+    click.echo(json.dumps(sth.to_dict(), indent=2))
+
+
+def _fail(message: str) -> None:
+    click.secho(f"错误：{message}", fg="red", err=True)
+    sys.exit(1)
 
 
 def register(app) -> None:

@@ -1,14 +1,49 @@
-"""Registry tables."""
+"""Registry tables. One module per area; this module holds operators and re-exports the rest,
+so ``import sync.registry.models`` registers every table (Alembic's env.py relies on that).
+
+- :mod:`sync.registry.models_stations`: root key, stations, enrollment tokens, keys, nonces
+- :mod:`sync.registry.models_records`: sync records, certificates, revocations, result summaries
+- :mod:`sync.registry.models_log`: the transparency log
+- :mod:`sync.registry.models_feed`: the pull feed and bank releases
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from sync.registry.models_common import utcnow
+from sync.registry.models_feed import BankRelease, FeedEvent, FeedState
+from sync.registry.models_log import LogLeaf, LogNode, LogState, TreeHeadRow
+from sync.registry.models_records import Certificate, ResultSummary, Revocation, SyncRecord
+from sync.registry.models_stations import (
+    EnrollmentToken,
+    RequestNonce,
+    RootKey,
+    Station,
+    StationKeyRow,
+)
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+__all__ = [
+    "BankRelease",
+    "Certificate",
+    "EnrollmentToken",
+    "FeedEvent",
+    "FeedState",
+    "LogLeaf",
+    "LogNode",
+    "LogState",
+    "Operator",
+    "RequestNonce",
+    "ResultSummary",
+    "Revocation",
+    "RootKey",
+    "Station",
+    "StationKeyRow",
+    "SyncRecord",
+    "TreeHeadRow",
+]
 
 
 class Operator(SQLModel, table=True):
@@ -21,4 +56,4 @@ class Operator(SQLModel, table=True):
     display_name: str = Field(max_length=100)
     password_hash: str
     active: bool = True
-    created_at: datetime = Field(default_factory=_now)
+    created_at: datetime = Field(default_factory=utcnow)
