@@ -218,7 +218,8 @@ def _check_event_payload(kind: str, payload: Mapping[str, Any], where: str) -> N
         text(payload, "version", 64, prefix=where)
         text(payload, "package_url", 2000, prefix=where)
         sha256_hex(payload, "sha256", prefix=where)
-        text(payload, "release_code", 2000, prefix=where)
+        if payload.get("release_code") is not None:  # None: a plain bank, or a code not yet out
+            text(payload, "release_code", 2000, prefix=where)
 
 
 @dataclass(frozen=True)

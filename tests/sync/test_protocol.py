@@ -666,3 +666,13 @@ def test_error_response_round_trip():
     assert parse_error_response(body).server_time == T0
     with pytest.raises(ProtocolError):
         parse_error_response({"error": "Not A Code"})
+
+
+def test_a_bank_release_may_come_without_a_release_code(trust, root_key):
+    events = feed_events(trust, root_key)
+    events[3]["payload"]["release_code"] = None  # a plain bank, or a code not yet released
+    body = {"server_time": "2027-03-01T02:00:05Z", "next": "20", "more": False, "events": events}
+    assert parse_feed_response(body).events[3].payload["release_code"] is None
+    events[3]["payload"]["release_code"] = 42
+    with pytest.raises(ProtocolError, match="release_code"):
+        parse_feed_response(body)
