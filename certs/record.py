@@ -37,10 +37,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from certs import jcs
 from certs.identity import IdNumberError, IdType, IdTypeError, parse_id, parse_id_type
 from certs.numbers import CertificateNumberError, level_digit, parse_number
 from certs.trust import TrustList, TrustListError, check_kid
@@ -265,7 +265,7 @@ def _check_format(version: object, where: str) -> None:
 
 def canonical_bytes(record: CertificateRecord) -> bytes:
     """The RFC 8785 (JCS) serialisation of ``record.to_dict()``."""
-    return rfc8785.dumps(record.to_dict())
+    return jcs.canonical(record.to_dict())
 
 
 # --------------------------------------------------------------------------- signing

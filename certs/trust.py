@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from certs import jcs
 from certs import keys as keys_module
 from certs.numbers import CertificateNumberError, parse_number
 
@@ -359,7 +359,7 @@ class TrustList:
 
     def canonical_bytes(self) -> bytes:
         """RFC 8785 (JCS) bytes of :meth:`to_dict`: what a registry signature covers."""
-        return rfc8785.dumps(self.to_dict())
+        return jcs.canonical(self.to_dict())
 
     # ---- value semantics
 

@@ -31,10 +31,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from certs import jcs
 from certs.multibase import (
     DID_KEY_PREFIX,
     DidKeyError,
@@ -151,8 +151,8 @@ class CredentialClaimsError(VCError):
 
 def _jcs(value: object, field: str, error: type[VCError]) -> bytes:
     try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        return jcs.canonical(value)
+    except (jcs.CanonicalizationError, TypeError, ValueError) as exc:
         raise error(f"{field}: 不是可规范化的 JSON 数据 (not canonicalisable JSON: {exc})") from exc
 
 

@@ -30,10 +30,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from certs.jcs import CanonicalizationError, canonical
 from certs.trust import TrustListError, check_kid
 
 __all__ = [
@@ -168,8 +168,8 @@ def parse_time(field: str, value: object) -> dt.datetime:
 def jcs(field: str, value: object) -> bytes:
     """RFC 8785 bytes of ``value``; values JCS cannot represent are a ProtocolError."""
     try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        return canonical(value)
+    except (CanonicalizationError, TypeError, ValueError) as exc:
         raise ProtocolError(field, f"无法规范化为 JSON ({exc})") from None
 
 

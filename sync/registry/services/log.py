@@ -17,10 +17,10 @@ import base64
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-import rfc8785
 from sqlalchemy import func, insert, tuple_, update
 from sqlmodel import Session, select
 
+from certs import jcs
 from sync import merkle
 from sync.registry.keys import RootSigner
 from sync.registry.models import LogLeaf, LogNode, LogState, TreeHeadRow
@@ -36,7 +36,7 @@ def iso_utc(moment: datetime) -> str:
 def certificate_leaf(
     *, number: str, station: str, record_sha256: str, accepted_at: datetime
 ) -> bytes:
-    return rfc8785.dumps(
+    return jcs.canonical(
         {
             "kind": "certificate",
             "number": number,
@@ -48,7 +48,7 @@ def certificate_leaf(
 
 
 def revocation_leaf(*, number: str, reason: str, revoked_at: datetime, origin: str) -> bytes:
-    return rfc8785.dumps(
+    return jcs.canonical(
         {
             "kind": "revocation",
             "number": number,

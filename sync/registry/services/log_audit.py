@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-import rfc8785
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from certs import jcs
 from certs import keys as key_tools
 from sync import merkle
 from sync.registry.models import (
@@ -134,8 +134,8 @@ def _check_leaf_data(report: LogReport, leaf: LogLeaf) -> None:
     data = bytes(leaf.data)
     try:
         parsed = json.loads(data)
-        canonical = rfc8785.dumps(parsed) == data
-    except (ValueError, rfc8785.CanonicalizationError):
+        canonical = jcs.canonical(parsed) == data
+    except (ValueError, jcs.CanonicalizationError):
         parsed, canonical = None, False
     if not canonical or not isinstance(parsed, dict):
         report.problem(f"leaf {leaf.leaf_index}: data is not canonical JSON")

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import rfc8785
-
-from certs import cert_token
+from certs import cert_token, jcs
 from certs import keys as key_tools
 from certs.identity import mask_id, normalise_number
 from certs.numbers import parse_number
@@ -116,7 +114,7 @@ def content_sha256(record: SyncRecord) -> str:
         "created_at": protocol.format_time(record.created_at),
         "payload": record.payload,
     }
-    return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+    return hashlib.sha256(jcs.canonical(body)).hexdigest()
 
 
 class StationKeys:
