@@ -25,7 +25,6 @@ import io
 import math
 import multiprocessing
 import os
-import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -35,14 +34,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import jinja2
-import pypdf
 import qrcode.exceptions
 import weasyprint
 from PIL import Image
-from pypdf.generic import DictionaryObject, NameObject
 from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.text.fonts import FontConfiguration
 
+from certs import pdf_pages
 from certs.qr import QUIET_ZONE, qr_matrix
 from certs.ticket_pdf import _IMAGE_TYPES, _fetcher, _RemoteResourceRefused
 
@@ -191,7 +189,7 @@ def render_batch(
         done += len(chunks[index])
         if progress:
             progress(done, len(prints))
-    combined = _join([r[0] for r in results], title, max(p.issue_date for p in prints))
+    combined = pdf_pages.join([r[0] for r in results], title, max(p.issue_date for p in prints))
     return Batch(combined, [single for r in results for single in r[1]])
 
 
@@ -465,7 +463,7 @@ def _render_pages(
         document.metadata = _metadata(combined_title, max(p.issue_date for p in prints), None)
         chunk = document.write_pdf(**OPTIONS)
     if shared and chunk:
-        return chunk, _split(chunk, prints)
+        return chunk, pdf_pages.split(chunk, prints)
     singles = []
     for p, page in zip(prints, document.pages, strict=True):
         single = document.copy([page])
@@ -488,53 +486,6 @@ def _check_pages(template: Template, document: weasyprint.Document, count: int) 
             f"{template.origin} 把 {count} 份证书排成了 {len(pages)} 页；"
             "每份证书必须恰好占一页 A4，内容过多时请缩小字号或间距 (one page per certificate)"
         )
-
-
-_NAME = re.compile(rb"/([^\s/\[\]<>(){}%]+)")
-
-
-def _split(chunk: bytes, prints: list[CertificatePrint]) -> list[bytes]:
-    """One PDF per page of ``chunk``, each keeping only the resources its page names.
-
-    WeasyPrint gives all pages one resource dictionary; without pruning, every single would
-    carry every photo of the chunk.
-    """
-    reader = pypdf.PdfReader(io.BytesIO(chunk))
-    singles = []
-    for p, page in zip(prints, reader.pages, strict=True):
-        used = {b"/" + name for name in _NAME.findall(page.get_contents().get_data())}
-        resources = DictionaryObject(page["/Resources"].get_object())
-        for category in ("/XObject", "/Font", "/ExtGState", "/Pattern", "/Shading"):
-            if category in resources:
-                entries = resources[category].get_object()
-                resources[NameObject(category)] = DictionaryObject(
-                    {k: v for k, v in entries.items() if k.encode() in used}
-                )
-        page[NameObject("/Resources")] = resources
-        writer = pypdf.PdfWriter()
-        writer.add_page(page)
-        singles.append(_write(writer, f"职业技能等级证书 {p.number}", p.issue_date, p.issuing_body))
-    return singles
-
-
-def _join(parts: list[bytes], title: str, day: dt.date) -> bytes:
-    """The chunks' print files as one, in order (one chunk is used as it is)."""
-    if len(parts) == 1:
-        return parts[0]
-    writer = pypdf.PdfWriter()
-    for part in parts:
-        writer.append(pypdf.PdfReader(io.BytesIO(part)), import_outline=False)
-    return _write(writer, title, day, None)
-
-
-def _write(writer: pypdf.PdfWriter, title: str, day: dt.date, author: str | None) -> bytes:
-    """The PDF with the same fixed metadata as :func:`_metadata` gives WeasyPrint's files."""
-    stamp = f"D:{day:%Y%m%d}000000+08'00'"
-    info = {"/Title": title, "/Creator": "SkillCert", "/CreationDate": stamp, "/ModDate": stamp}
-    writer.add_metadata(info | ({"/Author": author} if author else {}))
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def _harfbuzz_subsetting() -> bool:
