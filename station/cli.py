@@ -376,6 +376,7 @@ def register(app) -> None:
     import station.cli_certs  # noqa: F401  (signing keys and certificates)
     import station.cli_grading  # noqa: F401  (grading commands)
     import station.cli_scheduling  # noqa: F401  (adds the site-running commands to the group)
+    import station.cli_sync  # noqa: F401  (enrollment and sync with the registry)
 
     for command in cli.commands.values():
         app.cli.add_command(command)

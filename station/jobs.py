@@ -1,5 +1,6 @@
-"""Background jobs in the station process (APScheduler): the nightly database backup, and the
-session clock that opens check-in and starts exams on time.
+"""Background jobs in the station process (APScheduler): the nightly database backup, the
+session clock that opens check-in and starts exams on time, and sync with the registry (push
+the outbox every 30 s when there is a backlog, pull the feed every 60 s).
 
 Each job is an entry point and owns its transaction.
 """
@@ -15,8 +16,9 @@ from flask import Flask
 
 from station import db
 from station.models.common import utcnow
-from station.services import attempts, audit, backup, lifecycle
+from station.services import attempts, audit, backup, lifecycle, sync_state
 from station.services.errors import DomainError
+from sync import outbox
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,42 @@ def recover_clock(app: Flask, now=None) -> float:
     return down
 
 
+def sync_push(app: Flask, now=None):
+    """Push the outbox when there is a backlog and no backoff is running.
+
+    Skipped while another sync run holds the process's sync lock (push and pull never
+    overlap); each batch is its own transaction (``sync.client_push``).
+    """
+    from sync import client
+
+    with app.app_context():
+        with db.transaction(write=False) as session:
+            enrolled = sync_state.is_enrolled(sync_state.peek(session))
+            backlog = outbox.backlog(session)[0] if enrolled else 0
+        if not backlog or not client.RUN_LOCK.acquire(blocking=False):
+            return None
+        try:
+            return client.push(client.StationContext.from_app(app), now=now)
+        finally:
+            client.RUN_LOCK.release()
+
+
+def sync_pull(app: Flask, now=None):
+    """Read the registry's feed (revocations, trust lists, messages, bank releases)."""
+    from sync import client
+
+    with app.app_context():
+        with db.transaction(write=False) as session:
+            if not sync_state.is_enrolled(sync_state.peek(session)):
+                return None
+        if not client.RUN_LOCK.acquire(blocking=False):
+            return None
+        try:
+            return client.pull(client.StationContext.from_app(app), now=now)
+        finally:
+            client.RUN_LOCK.release()
+
+
 def start_scheduler(app: Flask, *, housekeeping: bool = True) -> BackgroundScheduler:
     """The exam clock always runs (time must be right); ``housekeeping`` adds backups and the
     session clock."""
@@ -90,5 +128,10 @@ def start_scheduler(app: Flask, *, housekeeping: bool = True) -> BackgroundSched
         )
         scheduler.add_job(session_clock, "interval", seconds=30, args=[app], id="session-clock",
                           replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
+        if app.config.get("SYNC_ENABLED", True):
+            scheduler.add_job(sync_push, "interval", seconds=30, args=[app], id="sync-push",
+                              replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
+            scheduler.add_job(sync_pull, "interval", seconds=60, args=[app], id="sync-pull",
+                              replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
     scheduler.start()
     return scheduler

@@ -46,6 +46,15 @@ from station.models.scheduling import (
     SessionRoom,
     SessionState,
 )
+from station.models.sync import (
+    BankReleaseStatus,
+    OutboxRecord,
+    OutboxStatus,
+    RegistryBankRelease,
+    RegistryMessage,
+    RegistryRevocation,
+    SyncState,
+)
 from station.models.users import Role, StaffUser
 
 __all__ = [
@@ -92,4 +101,11 @@ __all__ = [
     "StaffUser",
     "StationKey",
     "TrustedIssuer",
+    "BankReleaseStatus",
+    "OutboxRecord",
+    "OutboxStatus",
+    "RegistryBankRelease",
+    "RegistryMessage",
+    "RegistryRevocation",
+    "SyncState",
 ]

@@ -22,9 +22,10 @@ from station.models import Candidate, Certificate, Programme, Revocation, Statio
 from station.models.common import utcnow
 from station.models.grading import Outcome
 from station.models.scheduling import ExamSession, SessionState
-from station.services import audit, keys, results
+from station.services import audit, keys, results, sync_state
 from station.services.errors import DomainError, NotFound
 from station.services.sessions import get_session
+from sync import outbox
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ISSUABLE = {SessionState.PUBLISHED, SessionState.CERTIFIED}
@@ -98,7 +99,7 @@ def trust_list(db: Session, settings: Settings) -> trust.TrustList:
         r.number: trust.Revocation(revoked_at=r.requested_at, reason=r.reason)
         for r in db.exec(select(Revocation))
     }
-    return trust.TrustList(entries, revoked)
+    return sync_state.with_registry(db, trust.TrustList(entries, revoked))
 
 
 # --- issuing -----------------------------------------------------------------------------------
@@ -160,6 +161,7 @@ def issue_session(db: Session, *, actor: str, session_code: str, passphrase: str
                            signature=base64.b64encode(signed.signature).decode(), token=token,
                            issued_by=actor)  # fmt: skip
         db.add(cert)
+        outbox.certificate(db, signed_record=signed.to_dict(), token=token, number=number, now=now)
         issued.append(cert)
     if problems:
         raise CertificateError(
@@ -215,6 +217,7 @@ def revoke(db: Session, *, actor: str, number: str, reason: str) -> Revocation:
     row = Revocation(number=cert.number, reason=reason.strip(), requested_by=actor)
     db.add(row)
     db.flush()
+    outbox.revocation_request(db, revocation=row)
     audit.record(db, actor=actor, action="certificate.revoke", subject=f"certificate:{cert.number}",
                  reason=reason)  # fmt: skip
     return row

@@ -12,6 +12,7 @@ from station.models import StationKey
 from station.models.common import utcnow
 from station.services import audit
 from station.services.errors import DomainError
+from sync import outbox
 
 
 def active_key(db: Session) -> StationKey | None:
@@ -50,12 +51,13 @@ def rotate(db: Session, *, actor: str, passphrase: str, reason: str = "",
     old = active_key(db)
     if old is None:
         raise DomainError("站点没有签名密钥：请先运行 `station init`")
-    signer(db, passphrase=passphrase)  # the passphrase must open the current key first
+    _, old_private = signer(db, passphrase=passphrase)  # the passphrase must open it first
     old.active = False
     old.not_after = now
     db.add(old)
     db.flush()
     new = _new_key(db, actor=actor, passphrase=passphrase, now=now, action="key.rotate")
+    outbox.station_key(db, old=old, new=new, old_private=old_private)  # tell the registry
     audit.record(db, actor=actor, action="key.retire", subject=f"key:{old.kid}", reason=reason,
                  data={"successor": new.kid})  # fmt: skip
     return old, new

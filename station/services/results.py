@@ -31,6 +31,7 @@ from station.services.assignments import assignments
 from station.services.errors import DomainError
 from station.services.practical import GradingError
 from station.services.sessions import get_session
+from sync import outbox
 
 S = SessionState
 PARTS = ("theory", "practical", "review")
@@ -247,6 +248,7 @@ def sign_off(db: Session, *, actor: str, session_code: str, note: str = "") -> R
     db.flush()
     audit.record(db, actor=actor, action="results.sign_off", subject=f"session:{session.code}",
                  reason=note, data={"results": row.results, "digest": row.digest})  # fmt: skip
+    outbox.signoff(db, session=session, signoff=row)  # result summary + session report
     return row
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from sync.registry.models_common import utcnow
+from sync.registry.models_common import RegistryModel, utcnow
 from sync.registry.models_feed import BankRelease, FeedEvent, FeedState
 from sync.registry.models_log import LogLeaf, LogNode, LogState, TreeHeadRow
 from sync.registry.models_records import Certificate, ResultSummary, Revocation, SyncRecord
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 
-class Operator(SQLModel, table=True):
+class Operator(RegistryModel, table=True):
     """A provincial operator: enrolls stations, publishes bank releases, revokes certificates."""
 
     __tablename__ = "operator"

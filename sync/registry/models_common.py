@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
+from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 
 
 def utcnow() -> datetime:
@@ -38,3 +40,9 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class RegistryModel(SQLModel, registry=registry()):
+    """Base of every registry table. The registry's tables live in a metadata of their own, apart
+    from the station's (both have a ``certificate`` table), so the two apps — and their tests —
+    can be imported into one interpreter."""

@@ -11,19 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, LargeBinary
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from sync.registry.models_common import UTCDateTime, utcnow
+from sync.registry.models_common import RegistryModel, UTCDateTime, utcnow
 
 
-class FeedState(SQLModel, table=True):
+class FeedState(RegistryModel, table=True):
     __tablename__ = "feed_state"
 
     id: int = Field(default=1, primary_key=True)
     last_seq: int = 0
 
 
-class FeedEvent(SQLModel, table=True):
+class FeedEvent(RegistryModel, table=True):
     """One event of the pull feed. ``station_id`` None: for every station."""
 
     __tablename__ = "feed_event"
@@ -38,7 +38,7 @@ class FeedEvent(SQLModel, table=True):
     )
 
 
-class BankRelease(SQLModel, table=True):
+class BankRelease(RegistryModel, table=True):
     """A published bank package (题库包) a station downloads; the release code (the content key
     of an encrypted bank) travels only in the feed event for the targeted station."""
 

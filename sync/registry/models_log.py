@@ -14,12 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, LargeBinary
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from sync.registry.models_common import UTCDateTime, utcnow
+from sync.registry.models_common import RegistryModel, UTCDateTime, utcnow
 
 
-class LogState(SQLModel, table=True):
+class LogState(RegistryModel, table=True):
     __tablename__ = "log_state"
 
     id: int = Field(default=1, primary_key=True)
@@ -30,7 +30,7 @@ class LogState(SQLModel, table=True):
     )
 
 
-class LogNode(SQLModel, table=True):
+class LogNode(RegistryModel, table=True):
     """Hash of the perfect subtree ``(level, idx)``: leaves idx·2^level … (idx+1)·2^level − 1."""
 
     __tablename__ = "log_node"
@@ -40,7 +40,7 @@ class LogNode(SQLModel, table=True):
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
-class LogLeaf(SQLModel, table=True):
+class LogLeaf(RegistryModel, table=True):
     """One leaf: ``data`` is the RFC 8785 JSON the leaf hash covers (see docs/sync-protocol.md)."""
 
     __tablename__ = "log_leaf"
@@ -54,7 +54,7 @@ class LogLeaf(SQLModel, table=True):
     )
 
 
-class TreeHeadRow(SQLModel, table=True):
+class TreeHeadRow(RegistryModel, table=True):
     """A signed tree head (one per push that appended, and per operator revocation)."""
 
     __tablename__ = "tree_head"

@@ -14,16 +14,16 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from sync.registry.models_common import UTCDateTime, utcnow
+from sync.registry.models_common import RegistryModel, UTCDateTime, utcnow
 
 
 def _ts(*, nullable: bool = False, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
-class SyncRecord(SQLModel, table=True):
+class SyncRecord(RegistryModel, table=True):
     """One accepted record from a station's outbox, stored once forever under its uuid.
 
     ``content_sha256`` is SHA-256 of JCS({id, kind, created_at, payload}) as received (what the
@@ -45,7 +45,7 @@ class SyncRecord(SQLModel, table=True):
     receipt: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
-class Certificate(SQLModel, table=True):
+class Certificate(RegistryModel, table=True):
     """A certificate as recorded by the registry: the verify page and lookups read this."""
 
     __tablename__ = "certificate"
@@ -80,7 +80,7 @@ class Certificate(SQLModel, table=True):
     leaf_index: int = Field(unique=True)
 
 
-class Revocation(SQLModel, table=True):
+class Revocation(RegistryModel, table=True):
     """A revoked certificate (one row per certificate), by an operator or the issuing station."""
 
     __tablename__ = "revocation"
@@ -97,7 +97,7 @@ class Revocation(SQLModel, table=True):
     feed_seq: int
 
 
-class ResultSummary(SQLModel, table=True):
+class ResultSummary(RegistryModel, table=True):
     """A signed-off session's outcome counts (for the province's yearly statistics)."""
 
     __tablename__ = "result_summary"

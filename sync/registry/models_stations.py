@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from sync.registry.models_common import UTCDateTime, utcnow
+from sync.registry.models_common import RegistryModel, UTCDateTime, utcnow
 
 
 def _ts(*, nullable: bool = False, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
-class RootKey(SQLModel, table=True):
+class RootKey(RegistryModel, table=True):
     """The provincial root key (Ed25519). Signs trust lists and the log's tree heads.
 
     The private half is PKCS#8 PEM encrypted with the instance passphrase (instance config
@@ -32,7 +32,7 @@ class RootKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
-class Station(SQLModel, table=True):
+class Station(RegistryModel, table=True):
     """An exam station (考核站点) known to the province. ``code`` is its 6-digit site code."""
 
     __tablename__ = "station"
@@ -47,7 +47,7 @@ class Station(SQLModel, table=True):
     last_seen_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
-class EnrollmentToken(SQLModel, table=True):
+class EnrollmentToken(RegistryModel, table=True):
     """A one-time enrollment token: only its SHA-256 is kept; single use, 7-day expiry."""
 
     __tablename__ = "enrollment_token"
@@ -61,7 +61,7 @@ class EnrollmentToken(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
-class StationKeyRow(SQLModel, table=True):
+class StationKeyRow(RegistryModel, table=True):
     """A station's signing key and the dates (inclusive, Asia/Shanghai) it may sign for."""
 
     __tablename__ = "station_key"
@@ -77,7 +77,7 @@ class StationKeyRow(SQLModel, table=True):
     added_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
-class RequestNonce(SQLModel, table=True):
+class RequestNonce(RegistryModel, table=True):
     """A ``(keyid, nonce)`` pair of a signed request already seen: the primary key makes a
     replay fail in every worker at once. Rows older than the replay window are purged."""
 

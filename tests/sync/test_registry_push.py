@@ -10,7 +10,7 @@ import json
 
 import pytest
 from sqlalchemy import select as sa_select
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 from certs import cert_token
 from certs import keys as key_tools
@@ -19,6 +19,7 @@ from sync import merkle
 from sync.registry import db
 from sync.registry import keys as root_keys
 from sync.registry.models import Certificate, ResultSummary, SyncRecord
+from sync.registry.models_common import RegistryModel
 from sync.registry.services import records
 from tests.sync.registry_helpers import StationSim, id_number, init_registry, results
 
@@ -182,7 +183,7 @@ def test_the_registry_keeps_no_full_id_number(app, station):
     results(station.push(pushed))
     full = [id_number(7), id_number(8)]
     with app.app_context(), db.transaction() as session:
-        for table in SQLModel.metadata.sorted_tables:
+        for table in RegistryModel.metadata.sorted_tables:
             for row in session.execute(sa_select(table)):
                 text = repr(tuple(row))
                 assert not any(n in text for n in full), table.name

@@ -17,6 +17,7 @@ from station.views.console import (  # noqa: E402
     sessions,
     site_setup,
     staff,
+    sync,
 )
 
 ROUTES = [
@@ -87,6 +88,8 @@ ROUTES = [
     ("/certificates/<number>.pdf", certificates.certificate_pdf, ["GET"]),
     ("/certificates/<number>/revoke", certificates.certificate_revoke, ["POST"]),
     ("/verify", certificates.certificate_verify, ["GET", "POST"]),
+    ("/sync", sync.sync_view, ["GET"]),
+    ("/sync/retry", sync.sync_retry, ["POST"]),
 ]
 
 for rule, view, methods in ROUTES:

@@ -1,0 +1,81 @@
+"""A real registry for the station's sync tests, run in a child process (no tests here).
+
+Why a child process: the registry's and the station's SQLModel tables share SQLAlchemy's
+default metadata and both have a ``certificate`` table, so the two apps cannot be imported
+into one interpreter. The child does what the tests need, with the registry's own parts:
+``sync.registry.create_app`` on a SQLite file, ``registry init`` and ``registry stations add``
+through the app's CLI runner, and ``werkzeug.serving.make_server`` serving on a loopback port
+in a thread. It then takes commands on stdin, one JSON object per line, and answers one JSON
+line each:
+
+* ``{"cli": [args…]}`` — run a ``registry`` CLI command (``revoke``, ``message``,
+  ``banks publish``, ``log verify`` …) → ``{"exit_code", "output"}``;
+* ``{"stop": true}`` / ``{"start": true}`` — stop or restart serving on the same port
+  (the registry "goes down" and "comes back");
+* ``{"quit": true}``.
+
+Run as ``python -m tests.station.test_sync_server INSTANCE_DIR STATION_CODE``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+
+
+def _serve(app, port: int):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main(instance: str, station_code: str) -> None:
+    from sync.registry import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{instance}/registry.db"},
+                     instance_path=instance)  # fmt: skip
+    runner = app.test_cli_runner()
+
+    def cli(args: list[str]) -> dict:
+        result = runner.invoke(args=args)
+        output = result.output
+        if result.exception and not isinstance(result.exception, SystemExit):
+            output += f"\n{type(result.exception).__name__}: {result.exception}"
+        return {"exit_code": result.exit_code, "output": output}
+
+    setup = [cli(["init"]), cli(["stations", "add", station_code, "--name", "测试站点",
+                                 "--city", "北京市"])]  # fmt: skip
+    if any(r["exit_code"] for r in setup):
+        print(json.dumps({"error": setup}), flush=True)
+        return
+    lines = [line.strip() for line in setup[1]["output"].splitlines()]
+    token = lines[next(i for i, t in enumerate(lines) if t.startswith("enrollment token")) + 1]
+    server = _serve(app, 0)
+    port = server.server_port
+    print(json.dumps({"url": f"http://127.0.0.1:{port}", "token": token}), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        if "cli" in command:
+            answer = cli(command["cli"])
+        elif command.get("stop"):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+                server = None
+            answer = {"ok": True}
+        elif command.get("start"):
+            server = server or _serve(app, port)
+            answer = {"ok": True}
+        else:
+            break
+        print(json.dumps(answer, ensure_ascii=False), flush=True)
+    if server is not None:
+        server.shutdown()
+    app.extensions["registry_engine"].dispose()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
