@@ -74,8 +74,8 @@ def _sit(db: Session, code: str, names: list[str], *, start: datetime, bank: str
         form = Form.from_dict(attempts.attempt_form(db, attempt))
         for seq, entry in enumerate(form.entries, 1):
             item = keys[entry.uid]
-            keys = [o.key for o in item.options] or ["T", "F"]  # true/false items list none
-            others = [k for k in keys if k not in item.answer]
+            choices = [o.key for o in item.options] or ["T", "F"]  # true/false items list none
+            others = [k for k in choices if k not in item.answer]
             chosen = "".join(item.answer) if rng.random() < ability else rng.choice(others)
             db.add(Answer(attempt_id=attempt.id, item_uid=entry.uid, response=chosen, seq=seq,
                           saved_at=moment + timedelta(seconds=40 * seq)))  # fmt: skip

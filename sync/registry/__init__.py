@@ -45,6 +45,12 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(api.bp)
     app.register_blueprint(api.well_known)
 
+    from sync.registry import console, public, public_api
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(public_api.bp)
+    app.register_blueprint(console.bp)
+
     from sync.registry import cli
 
     cli.register(app)

@@ -1,0 +1,96 @@
+"""Rate limits on the registry's public endpoints (Flask-Limiter), per client IP.
+
+Storage: ``REDIS_URL`` (app config or environment) when set, so that every gunicorn worker and
+every machine behind the load balancer counts together; process memory otherwise (the demo,
+tests). If Redis goes away, requests are not refused: the limiter falls back to memory
+and logs it. Behind a reverse proxy the client IP must reach ``request.remote_addr``
+(werkzeug's ``ProxyFix``), or every visitor shares the proxy's budget.
+
+Budgets (fixed windows, each overridable in the instance config):
+
+==========================  =========================  ========================================
+config key                  default                    endpoints
+==========================  =========================  ========================================
+``REGISTRY_LIMIT_VERIFY``   120 per minute             ``GET /v/<token>``, number lookup
+``REGISTRY_LIMIT_BATCH``    20 per minute              batch verify API, CSV bulk page
+``REGISTRY_LIMIT_PERSONAL`` 10 per minute; 60 per hour  anything that takes a full ID number
+                                                        (confirm the holder, candidate lookup):
+                                                        one budget shared by page and API, so
+                                                        ID numbers cannot be guessed
+``REGISTRY_LIMIT_LOGIN``    10 per minute              console login attempts
+``REGISTRY_LIMIT_DOCS``     60 per minute              the OpenAPI document
+==========================  =========================  ========================================
+
+A breach answers 429 with ``Retry-After``: JSON under ``/api/``, a page elsewhere.
+``RATELIMIT_ENABLED = False`` turns limits off (benchmarks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+DEFAULTS = {
+    "REGISTRY_LIMIT_VERIFY": "120 per minute",
+    "REGISTRY_LIMIT_BATCH": "20 per minute",
+    "REGISTRY_LIMIT_PERSONAL": "10 per minute;60 per hour",
+    "REGISTRY_LIMIT_LOGIN": "10 per minute",
+    "REGISTRY_LIMIT_DOCS": "60 per minute",
+}
+
+#: endpoint -> (budget, shared scope or None). Endpoints of one scope share one budget.
+LIMITED: dict[str, tuple[str, str | None]] = {
+    "registry_public.verify_page": ("REGISTRY_LIMIT_VERIFY", None),
+    "registry_public.confirm_holder_page": ("REGISTRY_LIMIT_PERSONAL", "personal"),
+    "registry_public.check": ("REGISTRY_LIMIT_VERIFY", None),
+    "registry_public.lookup_post": ("REGISTRY_LIMIT_PERSONAL", "personal"),
+    "registry_public.bulk_post": ("REGISTRY_LIMIT_BATCH", None),
+    "registry_public_api.certificate": ("REGISTRY_LIMIT_VERIFY", None),
+    "registry_public_api.certificate_holder": ("REGISTRY_LIMIT_PERSONAL", "personal"),
+    "registry_public_api.verify_batch": ("REGISTRY_LIMIT_BATCH", None),
+    "registry_public_api.candidate_lookup": ("REGISTRY_LIMIT_PERSONAL", "personal"),
+    "registry_public_api.openapi_document": ("REGISTRY_LIMIT_DOCS", None),
+    "registry_console.login_post": ("REGISTRY_LIMIT_LOGIN", None),
+}
+
+
+def storage_uri(app: Flask) -> str:
+    redis = app.config.get("REDIS_URL") or os.environ.get("REDIS_URL")
+    return redis or "memory://"
+
+
+def _budget(key: str):
+    return lambda: current_app.config.get(key) or DEFAULTS[key]
+
+
+def limiter_for(app: Flask) -> Limiter:
+    """The app's limiter, made on first use (one per app: tests make many apps)."""
+    limiter = app.extensions.get("registry_limiter")
+    if limiter is None:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", storage_uri(app))
+        app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+        app.config.setdefault("RATELIMIT_KEY_PREFIX", "skillcert-registry")
+        app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        limiter = Limiter(get_remote_address, app=app)
+        # Read at every request, so that a test or a benchmark may switch limits off later.
+        limiter.request_filter(lambda: not current_app.config.get("RATELIMIT_ENABLED", True))
+        app.extensions["registry_limiter"] = limiter
+    return limiter
+
+
+def protect(app: Flask, endpoints: Iterable[str]) -> None:
+    """Wrap the named endpoints' views in their limits (call after the routes are added)."""
+    limiter = limiter_for(app)
+    for endpoint in endpoints:
+        budget, scope = LIMITED[endpoint]
+        view = app.view_functions[endpoint]
+        if scope:
+            decorator = limiter.shared_limit(_budget(budget), scope=scope)
+        else:
+            decorator = limiter.limit(_budget(budget))
+        app.view_functions[endpoint] = decorator(view)
