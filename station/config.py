@@ -18,7 +18,7 @@ DEFAULTS = {
     # code the authority gave the organisation, and the 2-digit province code.
     "CERT_PREFIX": "S",
     "CERT_AGENCY_CODE": "0001",
-    "CERT_PROVINCE_CODE": "44",
+    "CERT_PROVINCE_CODE": "",  # default: the first two digits of STATION_CODE (行政区划代码)
     "CERT_ISSUER_NAME": "",  # 发证机构 printed on certificates; default: the programme's issuer
     # The provincial registry: its verify page is what a certificate's QR code opens.
     "REGISTRY_URL": "https://verify.example.gov.cn",

@@ -59,6 +59,7 @@ def demo_issuer(instance: Path) -> signing.IssuerKey:
 
 def graded_lines(app: Flask, session, *, bank: str) -> list[str]:
     """The sessions after the exam: one in grading, one certified (certificates issued)."""
+    from certs import cert_token
     from station import config as station_config
     from station.demo.graded import DONE_CODE, seed_done, seed_grading
     from station.services import certificates
@@ -72,8 +73,12 @@ def graded_lines(app: Flask, session, *, bank: str) -> list[str]:
         passphrase=station_config.key_passphrase(app.config),
         settings=certificates.Settings.from_config(app.config), now=now)  # fmt: skip
     first = issued[0] if issued else None
-    return [*lines, f"session {DONE_CODE}: published, {len(issued)} certificates issued"
-            + (f" (e.g. {first.number})" if first else "")]  # fmt: skip
+    lines.append(f"session {DONE_CODE}: published, {len(issued)} certificates issued"
+                 + (f" (e.g. {first.number})" if first else ""))  # fmt: skip
+    if first:
+        url = cert_token.token_url(app.config["REGISTRY_URL"], first.token)
+        lines.append(f"its QR code opens {url}")
+    return lines
 
 
 def seed_demo(app: Flask) -> list[str]:

@@ -50,7 +50,8 @@ class Settings:
     @classmethod
     def from_config(cls, config) -> Settings:
         return cls(agency_type=config["CERT_PREFIX"], agency_code=config["CERT_AGENCY_CODE"],
-                   province_code=config["CERT_PROVINCE_CODE"], station_code=config["STATION_CODE"],
+                   province_code=config["CERT_PROVINCE_CODE"] or config["STATION_CODE"][:2],
+                   station_code=config["STATION_CODE"],
                    station_name=config["STATION_NAME"], registry_url=config["REGISTRY_URL"],
                    issuer_name=config.get("CERT_ISSUER_NAME", ""))  # fmt: skip
 
