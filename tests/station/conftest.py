@@ -124,23 +124,6 @@ def live_server(csrf_app):
     server.close()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's chromium driven by Playwright (no downloaded browser builds)."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh --test installs it)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(chromium),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser):
     context = browser.new_context(locale="zh-CN")

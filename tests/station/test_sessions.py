@@ -265,7 +265,7 @@ def test_session_codes_must_fit_admission_numbers(app, exam_site):
         create(app, plan(code="第一批 考试"))
 
 
-def test_states_past_the_exam_are_refused_until_they_exist(app, exam_site):
+def test_states_past_the_exam_need_their_work_done_first(app, exam_site):
     create(app, plan())
     call(app, roster.import_roster, session_code="S1", filename="r.csv", data=roster_csv(3))
     _staff_fully(app)
@@ -287,8 +287,10 @@ def test_states_past_the_exam_are_refused_until_they_exist(app, exam_site):
         to="grading",
         now=START + timedelta(minutes=91),
     )
-    with pytest.raises(DomainError, match="尚未提供"):
+    # Review needs every result graded first; publication needs the supervisor's sign-off.
+    with pytest.raises(DomainError) as refused:
         call(app, lifecycle.transition, session_code="S1", to="review")
+    assert any("请先评定成绩" in d or "缺少" in d for d in refused.value.details)
 
 
 def test_cli_recuse_records_a_relationship(app, runner, exam_site):
