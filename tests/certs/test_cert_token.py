@@ -37,6 +37,7 @@ from certs.qr import qr_png
 from certs.record import CertificateRecord
 from certs.trust import Revocation, StationKey, TrustList
 from tests.certs.qr_decode import decode_image
+from tests.certs.station_keys import kid_of
 
 FULL_ID = "11010519900307101X"
 MASKED_ID = "110***********101X"
@@ -44,20 +45,6 @@ NUMBER = "S000144030001264000123"
 REGISTRY = "https://zscx.hrss.guangdong.gov.cn"
 ROTATED_ON = dt.date(2026, 7, 1)
 REVOKED_AT = dt.datetime(2027, 3, 1, 2, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def old_key():
-    return keys.generate()
-
-
-@pytest.fixture(scope="module")
-def new_key():
-    return keys.generate()
-
-
-def kid_of(private) -> str:
-    return keys.key_id(private.public_key(), "st-")
 
 
 @pytest.fixture(scope="module")

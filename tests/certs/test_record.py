@@ -27,23 +27,10 @@ from certs.record import (
     verify_record,
 )
 from certs.trust import StationKey, TrustList
+from tests.certs.station_keys import kid_of
 
 FULL_ID = "11010519900307101X"
 PHOTO = hashlib.sha256(b"photo bytes").hexdigest()
-
-
-@pytest.fixture(scope="module")
-def old_key():
-    return keys.generate()
-
-
-@pytest.fixture(scope="module")
-def new_key():
-    return keys.generate()
-
-
-def kid_of(private) -> str:
-    return keys.key_id(private.public_key(), "st-")
 
 
 @pytest.fixture(scope="module")

@@ -16,16 +16,6 @@ NUMBER = "S000144030001265000123"
 REVOKED_AT = dt.datetime(2027, 3, 1, 2, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def old_key():
-    return keys.generate()
-
-
-@pytest.fixture(scope="module")
-def new_key():
-    return keys.generate()
-
-
 def station_key(private, *, valid_from, valid_until=None, station="ST440301") -> StationKey:
     public = private.public_key()
     return StationKey(
