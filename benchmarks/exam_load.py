@@ -8,10 +8,15 @@ with keep-alive connections, one per simulated candidate (asyncio streams, one e
 2. realistic: every candidate saves an answer every ~3 s (uniform 2–4 s, random offsets);
 3. full speed: every candidate saves as fast as the server answers;
 4. baseline: every candidate calls ``GET /api/exam/noop`` (token check only) as fast as the
-   server answers — same server, same connections, same concurrency.
+   server answers — same server, same connections, same concurrency. Saves and the no-op are
+   both answered by the lean WSGI layer in front of Flask, so the ratio is the cost of saving.
 
 About 5 % of saves replay an older change of the same item with its old ``seq`` (a late or
 repeated request): the server must answer ``applied: false`` and keep the newer answer.
+
+The login row is the 300 simultaneous first logins (each draws its form). The machine's load
+average is printed before and after: the load generator shares the machine with the server (and,
+on a shared machine, with whatever else runs), so figures are comparable within one run.
 
 Printed: per phase requests, errors, req/s, p50/p99/max latency (client side, ms), the ratios
 save p50 / noop p50 and saves/s / noop req/s at full speed, and the issue's targets (p99 < 100 ms
@@ -21,7 +26,7 @@ value of its highest acknowledged ``seq`` ("lost: 0, reordered: 0"). Exit status
 answer is lost or reordered or a request failed; the targets are reported, not enforced.
 
     .venv/bin/python benchmarks/exam_load.py [--candidates 300] [--realistic-seconds 30]
-        [--full-seconds 15] [--port 0] [--keep]
+        [--full-seconds 15] [--port 0] [--threads N] [--timeline] [--keep]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -139,12 +145,22 @@ class Connection:
 class Stats:
     name: str
     latencies: list[float] = field(default_factory=list)  # ms, successful requests
+    done_at: list[float] = field(default_factory=list)  # perf_counter() at each success
     errors: Counter = field(default_factory=Counter)
     started: float = 0.0
     finished: float = 0.0
 
     def ok(self, ms: float) -> None:
         self.latencies.append(ms)
+        self.done_at.append(time.perf_counter())
+
+    def timeline(self, step: float = 1.0) -> list[int]:
+        """Successes per ``step`` seconds, from the first to the last (stalls show as dips)."""
+        if not self.done_at:
+            return []
+        first = min(self.done_at)
+        counts = Counter(int((t - first) / step) for t in self.done_at)
+        return [counts.get(i, 0) for i in range(max(counts) + 1)]
 
     @property
     def requests(self) -> int:
@@ -356,7 +372,9 @@ def check_database(db_path: Path, candidates: list[Candidate]) -> tuple[list[str
 # --- report --------------------------------------------------------------------------------------
 
 
-def report(phases: list[Stats], n_candidates: int, active: int) -> list[str]:
+def report(
+    phases: list[Stats], n_candidates: int, active: int, timeline: bool = False
+) -> list[str]:
     print()
     print(f"{'phase':<18}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'max ms':>9}")  # fmt: skip
@@ -364,6 +382,9 @@ def report(phases: list[Stats], n_candidates: int, active: int) -> list[str]:
         top = max(s.latencies) if s.latencies else float("nan")
         print(f"{s.name:<18}{s.requests:>9}{sum(s.errors.values()):>8}{s.rate:>9.1f}"
               f"{s.pct(0.5):>9.1f}{s.pct(0.99):>9.1f}{top:>9.1f}")  # fmt: skip
+    if timeline:
+        for s in phases:
+            print(f"  {s.name} per second: {' '.join(map(str, s.timeline()))}")
     problems = [f"{s.name}: {dict(s.errors)}" for s in phases if s.errors]
     for p in problems:
         print(f"  errors in {p}")
@@ -398,6 +419,10 @@ def server_log_findings(log_path: Path) -> list[str]:
     return findings
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=300)
@@ -417,10 +442,13 @@ def main() -> int:
         action="store_true",
         help="a new connection per request (diagnosis; terminals keep them alive)",
     )
+    parser.add_argument("--timeline", action="store_true", help="successes per second, per phase")
     args = parser.parse_args()
 
     instance = Path(tempfile.mkdtemp(prefix="skillcert-load-"))
     proc = None
+    print(f"{os.cpu_count()} CPUs; load average before: {_load()}; "
+          f"station run --threads {args.threads or 'default'}")  # fmt: skip
     try:
         t0 = time.perf_counter()
         people = seed_exam(instance, args.candidates)
@@ -432,9 +460,10 @@ def main() -> int:
         print(f"station run on {HOST}:{port} (pid {proc.pid})")
         phases, candidates = asyncio.run(drive(args, people, port))
         stop_server(proc)
-        problems = report(phases, args.candidates, sum(c.ready for c in candidates))
+        problems = report(phases, args.candidates, sum(c.ready for c in candidates), args.timeline)
         findings = server_log_findings(log_path)
         print(f"server log: {', '.join(findings) if findings else 'no errors or warnings'}")
+        print(f"load average after: {_load()}")
         lost, reordered = check_database(instance / "station.db", candidates)
         acked = sum(len(c.acked) for c in candidates)
         print(f"\ndatabase check ({acked} acknowledged items of "

@@ -66,12 +66,38 @@ def make_engine(path: Path | str) -> Engine:
             _release(connection)
             raise
 
-    def _release(connection):
-        if connection.info.pop("writer", False):
+    def _release(connection) -> None:
+        # A Connection, or the pool's proxy of the DB-API connection (the same ``info``); the
+        # ad-hoc proxy SQLAlchemy uses on first connect has none, and never holds the turn.
+        try:
+            info = connection.info
+        except (AttributeError, NotImplementedError):
+            return
+        if info.pop("writer", False):
             writer.release()
 
-    event.listen(engine, "commit", _release)
-    event.listen(engine, "rollback", _release)
+    # The turn ends once SQLite has really finished the transaction. SQLAlchemy's "commit" and
+    # "rollback" events fire just *before* the COMMIT or ROLLBACK reaches SQLite, so releasing
+    # there let the next writer in while the commit was still being written and fsynced, to
+    # meet SQLite's own lock (SQLITE_BUSY and busy-handler sleeps). So the dialect's own calls
+    # are wrapped instead: they receive the pool's connection, whose ``info`` is the one above.
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _commit_then_release(dbapi_connection) -> None:
+        do_commit(dbapi_connection)
+        # A COMMIT that failed leaves the transaction open: the turn ends with its ROLLBACK, or
+        # at the latest when the connection goes back to the pool.
+        _release(dbapi_connection)
+
+    def _rollback_then_release(dbapi_connection) -> None:
+        try:
+            do_rollback(dbapi_connection)
+        finally:
+            _release(dbapi_connection)
+
+    dialect.do_commit = _commit_then_release
+    dialect.do_rollback = _rollback_then_release
 
     @event.listens_for(engine.pool, "checkin")
     def _checkin(_dbapi_connection, record):

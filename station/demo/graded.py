@@ -20,6 +20,7 @@ from station.services import (
     attempts,
     banks,
     checkin,
+    exam_forms,
     lifecycle,
     practical,
     results,
@@ -69,9 +70,10 @@ def _sit(db: Session, code: str, names: list[str], *, start: datetime, bank: str
         ability = 0.45 + 0.5 * rng.random()
         moment = start + timedelta(minutes=2 + n)
         attempt = attempts.login(db, admission_number=person.admission_number,
-                                 id_last6=person.id_number[-6:], terminal=f"demo-{n}", now=moment)  # fmt: skip
+                                 id_last6=person.id_number[-6:], terminal=f"demo-{n}",
+                                 now=moment).attempt  # fmt: skip
         attempts.start(db, attempt, now=moment)
-        form = Form.from_dict(attempts.attempt_form(db, attempt))
+        form = Form.from_dict(exam_forms.attempt_form(db, attempt))
         for seq, entry in enumerate(form.entries, 1):
             item = keys[entry.uid]
             choices = [o.key for o in item.options] or ["T", "F"]  # true/false items list none

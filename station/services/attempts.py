@@ -3,12 +3,13 @@
 The server keeps the only clock. An attempt's time used is ``elapsed_seconds`` plus, while it
 runs, the time since ``running_since``; pauses stop it, and so does the station being down
 (:func:`compensate_downtime`). Saves carry a per-attempt sequence number and only ever replace an
-older value, so a late or repeated request cannot undo a newer answer.
+older value, so a late or repeated request cannot undo a newer answer (``answers``); forms
+are drawn by ``exam_forms``.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,9 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from question_bank import assembly
-from question_bank.coverage import active_items
-from question_bank.items import TRUE_FALSE_KEYS, ItemType
+from question_bank.items import TRUE_FALSE_KEYS
 from station.models import (
     Answer,
     Attempt,
@@ -30,7 +29,7 @@ from station.models import (
 )
 from station.models.exam import FINISHED, StationClock
 from station.models.scheduling import Candidate, CandidateStatus, ExamSession, Room, SessionState
-from station.services import banks
+from station.services import banks, exam_forms
 from station.services.errors import DomainError
 
 GRACE_SECONDS = 15  # saves are still taken this long after the deadline (network latency)
@@ -40,8 +39,9 @@ TERMINAL_IDLE_SECONDS = 120  # after this, a silent terminal no longer blocks a 
 class ExamError(Exception):
     """A refusal the API turns into ``{"error": code, "message": ...}`` with ``status``."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    def __init__(self, code: str, message: str, status: int = 400, **extra):
         self.code, self.message, self.status = code, message, status
+        self.extra = extra  # further fields of the JSON answer (e.g. ``retry_after``)
         super().__init__(message)
 
 
@@ -88,9 +88,104 @@ def compensate_downtime(db: Session, now: datetime) -> float:
 # --- login and state ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What the read-only half of a login found out."""
+
+    candidate_id: int
+    # This very terminal holds the attempt already, or an examiner approved it: a throttle
+    # on the admission number (``login_throttle``) does not apply to it.
+    trusted_here: bool
+    drawn: exam_forms.DrawnForm | None  # the form, when the candidate has no attempt yet
+
+
+def terminal_code(terminal: str) -> str:
+    """A short code for a terminal, shown on its login page and in the examiners' console, so
+    that the examiner approves the terminal the candidate is actually sitting at."""
+    return hashlib.sha256(terminal.encode()).hexdigest()[:6].upper()
+
+
+def prepare_login(db: Session, *, admission_number: str, id_last6: str,
+                  terminal: str) -> Prepared:  # fmt: skip
+    """The read-only first half of a login, run without the write turn.
+
+    It checks who is asking and, at a first login, draws the form, so that a room of
+    candidates logging in together do not queue behind each other's assembly for the write
+    lock. :func:`login` then re-checks everything in a short write and keeps the form unless
+    another request of the same candidate won the race.
+    """
+    candidate, session = _admissible(db, admission_number, id_last6, terminal)
+    attempt = db.exec(select(Attempt).where(Attempt.candidate_id == candidate.id)).first()
+    if attempt is not None:
+        _refuse_finished(attempt)
+        trusted = terminal in (attempt.terminal, attempt.approved_terminal)
+        return Prepared(candidate.id, trusted, None)
+    return Prepared(candidate.id, False, exam_forms.draw(db, candidate, session))
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    attempt: Attempt
+    state: dict  # as :func:`state` gives it
+
+
 def login(db: Session, *, admission_number: str, id_last6: str, terminal: str,
-          resume_code: str = "", now: datetime) -> Attempt:  # fmt: skip
-    """Let a checked-in candidate in on ``terminal``; a second terminal needs an examiner's yes."""
+          resume_code: str = "", now: datetime, prepared: Prepared | None = None) -> LoggedIn:  # fmt: skip
+    """Let a checked-in candidate in on ``terminal``; a second terminal needs an examiner's yes
+    (or the resume code an examiner gave out)."""
+    candidate, session = _admissible(db, admission_number, id_last6, terminal)
+    attempt, new_form = _attempt_for(db, candidate, session, prepared)
+    _refuse_finished(attempt)
+    if attempt.terminal and attempt.terminal != terminal and _terminal_busy(attempt, now):
+        code_given = bool(resume_code.strip())
+        if (
+            code_given
+            and attempt.resume_code
+            and secrets.compare_digest(resume_code.strip(), attempt.resume_code)
+        ):
+            attempt.approved_terminal = terminal
+            _event(db, attempt, EventKind.APPROVE_TERMINAL, "candidate", "凭续考码在新终端继续")
+        if attempt.approved_terminal != terminal:
+            attempt.pending_terminal = terminal
+            db.add(attempt)
+            if code_given:
+                raise ExamError("bad_resume_code",
+                                "续考码不正确，请核对后重新输入，或等待监考老师在监考台批准本机",
+                                409, terminal_code=terminal_code(terminal))  # fmt: skip
+            raise ExamError(
+                "awaiting_approval",
+                "本场考试已在另一台终端上进行，请举手示意监考老师批准本机继续作答",
+                409,
+                terminal_code=terminal_code(terminal),
+            )
+    attempt.terminal = terminal
+    attempt.pending_terminal = attempt.approved_terminal = attempt.resume_code = ""
+    attempt.seen_at = now
+    _store(db, attempt, new_form)
+    _event(db, attempt, EventKind.LOGIN, "candidate", f"终端 {terminal[:12]}")
+    db.flush()
+    return LoggedIn(attempt, _describe(db, attempt, candidate, session, now))
+
+
+def ask_for_approval(db: Session, *, admission_number: str, id_last6: str, terminal: str,
+                     prepared: Prepared) -> bool:  # fmt: skip
+    """A login held back by the throttle (``login_throttle``) still shows the examiners which
+    terminal asked, when the credentials were right, so that they can approve it; the
+    candidate's answer does not say whether they were. True when a request was recorded."""
+    try:
+        candidate, session = _admissible(db, admission_number, id_last6, terminal)
+        attempt, new_form = _attempt_for(db, candidate, session, prepared)
+        _refuse_finished(attempt)
+    except ExamError:
+        return False
+    attempt.pending_terminal = terminal
+    _store(db, attempt, new_form)
+    db.flush()
+    return True
+
+
+def _admissible(db: Session, admission_number: str, id_last6: str,
+                terminal: str) -> tuple[Candidate, ExamSession]:  # fmt: skip
     candidate = db.exec(
         select(Candidate).where(Candidate.admission_number == admission_number.strip())
     ).first()
@@ -105,34 +200,14 @@ def login(db: Session, *, admission_number: str, id_last6: str, terminal: str,
         raise ExamError("not_open", "本场考试尚未开始或已经结束，请听从监考老师安排", 403)
     if candidate.status != CandidateStatus.PRESENT:
         raise ExamError("not_checked_in", "您尚未完成检录，请先到检录台签到", 403)
-    attempt = _attempt_for(db, candidate, session)
+    return candidate, session
+
+
+def _refuse_finished(attempt: Attempt) -> None:
     if attempt.status == AttemptStatus.DISQUALIFIED:
         raise ExamError("disqualified", "您已被取消本场考试资格", 403)
     if attempt.status in FINISHED:
         raise ExamError("finished", "您已交卷，本场考试已结束", 403)
-    if attempt.terminal and attempt.terminal != terminal and _terminal_busy(attempt, now):
-        if (
-            resume_code
-            and attempt.resume_code
-            and secrets.compare_digest(resume_code.strip(), attempt.resume_code)
-        ):
-            attempt.approved_terminal = terminal
-            _event(db, attempt, EventKind.APPROVE_TERMINAL, "candidate", "凭续考码在新终端继续")
-        if attempt.approved_terminal != terminal:
-            attempt.pending_terminal = terminal
-            db.add(attempt)
-            raise ExamError(
-                "awaiting_approval",
-                "本场考试已在另一台终端上进行，请举手示意监考老师批准本机继续作答",
-                409,
-            )
-    attempt.terminal = terminal
-    attempt.pending_terminal = attempt.approved_terminal = attempt.resume_code = ""
-    attempt.seen_at = now
-    db.add(attempt)
-    _event(db, attempt, EventKind.LOGIN, "candidate", f"终端 {terminal[:12]}")
-    db.flush()
-    return attempt
 
 
 def _terminal_busy(attempt: Attempt, now: datetime) -> bool:
@@ -145,52 +220,28 @@ def _terminal_busy(attempt: Attempt, now: datetime) -> bool:
     )
 
 
-def _attempt_for(db: Session, candidate: Candidate, session: ExamSession) -> Attempt:
+def _attempt_for(db: Session, candidate: Candidate, session: ExamSession,
+                 prepared: Prepared | None) -> tuple[Attempt, dict | None]:  # fmt: skip
+    """The candidate's attempt; or a new one, not stored yet, and the form to store with it (so
+    that a first login writes each row once: see :func:`_store`)."""
+    drawn = prepared.drawn if prepared and prepared.candidate_id == candidate.id else None
     attempt = db.exec(select(Attempt).where(Attempt.candidate_id == candidate.id)).first()
     if attempt is not None:
-        return attempt
-    bp, items, target = _bank(db, session)
-    form = assembly.assemble(bp, items, seed=session.id * 1_000_003 + candidate.id,
-                             exposure=_exposure(db, session), target_difficulty=target)  # fmt: skip
+        if drawn is not None:  # another request of this candidate got there first
+            exam_forms.give_back(drawn)
+        return attempt, None
+    drawn = drawn or exam_forms.draw(db, candidate, session)
     attempt = Attempt(candidate_id=candidate.id, session_id=session.id,
-                      total_items=len(form.entries),
+                      total_items=drawn.total_items,
                       allowed_seconds=session.theory_minutes * 60.0)  # fmt: skip
+    return attempt, drawn.form
+
+
+def _store(db: Session, attempt: Attempt, new_form: dict | None) -> None:
     db.add(attempt)
-    db.flush()
-    db.add(AttemptForm(attempt_id=attempt.id, form=form.to_dict()))
-    db.flush()
-    return attempt
-
-
-def attempt_form(db: Session, attempt: Attempt) -> dict:
-    return db.get(AttemptForm, attempt.id).form
-
-
-# An unlocked bank version never changes: its items are parsed once per process and database.
-_BANKS: dict[tuple[str, int, str], tuple] = {}
-
-
-def _bank(db: Session, session: ExamSession):
-    key = (str(db.get_bind().url), session.bank_version_id, session.blueprint)
-    if key not in _BANKS:
-        version = db.get(BankVersion, session.bank_version_id)
-        items = banks.load_items(db, version)
-        _BANKS[key] = (banks.get_blueprint(db, version, session.blueprint), items,
-                       assembly.mean_difficulty(active_items(items)))  # fmt: skip
-    return _BANKS[key]
-
-
-def _exposure(db: Session, session: ExamSession) -> dict[str, int]:
-    """How often each item is already on this session's forms (least-used first), counted by
-    the database from the stored forms rather than by parsing them here."""
-    rows = db.connection().execute(
-        text("SELECT json_extract(entry.value, '$.uid') AS uid, count(*) AS n "
-             "FROM attempt JOIN attempt_form ON attempt_form.attempt_id = attempt.id, "
-             "json_each(attempt_form.form, '$.entries') AS entry "
-             "WHERE attempt.session_id = :session GROUP BY uid"),
-        {"session": session.id},
-    )  # fmt: skip
-    return {row.uid: row.n for row in rows}
+    if new_form is not None:
+        db.flush()  # the new attempt's id
+        db.add(AttemptForm(attempt_id=attempt.id, form=new_form))
 
 
 def authorise(db: Session, *, attempt_id: int, terminal: str, now: datetime,
@@ -233,8 +284,14 @@ def start(db: Session, attempt: Attempt, *, now: datetime) -> Attempt:
 
 
 def state(db: Session, attempt: Attempt, *, now: datetime) -> dict:
+    """What the exam page shows: status, the time left by the server's clock, who and where."""
     candidate = db.get(Candidate, attempt.candidate_id)
     session = db.get(ExamSession, attempt.session_id)
+    return _describe(db, attempt, candidate, session, now)
+
+
+def _describe(db: Session, attempt: Attempt, candidate: Candidate, session: ExamSession,
+              now: datetime) -> dict:  # fmt: skip
     room = db.get(Room, candidate.room_id) if candidate.room_id else None
     due = deadline(attempt, now)
     remaining = remaining_seconds(attempt, now)
@@ -259,9 +316,8 @@ def form_view(db: Session, attempt: Attempt) -> dict:
     """The items as the candidate sees them, in their order, without the key."""
     if attempt.status == AttemptStatus.NOT_STARTED:
         raise ExamError("not_started", "请先阅读考试须知并开始答题", 403)
-    version = db.get(BankVersion, db.get(ExamSession, attempt.session_id).bank_version_id)
-    entries = attempt_form(db, attempt)["entries"]
-    by_uid = {i.uid: i for i in banks.load_items(db, version, uids=[e["uid"] for e in entries])}
+    entries = exam_forms.attempt_form(db, attempt)["entries"]
+    by_uid = exam_forms.bank(db, db.get(ExamSession, attempt.session_id)).by_uid
     items = []
     for n, entry in enumerate(entries, 1):
         item = by_uid[entry["uid"]]
@@ -292,94 +348,12 @@ def media(db: Session, *, version_id: int, name: str) -> bytes:
         raise ExamError("not_found", "图片不存在", 404) from None
 
 
-# --- saving ------------------------------------------------------------------------------------
-
-# Forms never change once drawn, so the answer rules for each attempt are kept in memory,
-# per database (a process may serve, or a test may open, more than one).
-_RULES: dict[tuple[str, int], dict[str, tuple[str, frozenset[str]]]] = {}
+# --- saving: see station.services.answers ------------------------------------------------------
 
 
-def _rules(cursor, database: str, attempt_id: int) -> dict[str, tuple[str, frozenset[str]]]:
-    rules = _RULES.get((database, attempt_id))
-    if rules is None:
-        (form,) = cursor.execute(
-            "SELECT form FROM attempt_form WHERE attempt_id = ?", (attempt_id,)
-        ).fetchone()
-        entries = json.loads(form)["entries"]
-        rules = {e["uid"]: (e["item_type"], frozenset(e["option_order"])) for e in entries}
-        _RULES[(database, attempt_id)] = rules
-    return rules
-
-
-@dataclass
-class SaveResult:
-    ack: int
-    applied: bool
-    saved_at: datetime
-    remaining_seconds: float
-
-
-def save_answer(cursor, *, database: str, attempt_id: int, terminal: str, uid: str, seq: int,
-                response: list[str], flagged: bool, now: datetime) -> SaveResult:  # fmt: skip
-    """Store one change if it is newer than what the server has.
-
-    The hottest path of the station, so it speaks plain SQL on a DB-API ``cursor`` whose
-    connection already holds the write lock (``station.answer_writer`` batches these).
-    """
-    row = cursor.execute(
-        "UPDATE attempt SET seen_at = ? WHERE id = ? AND terminal = ? "
-        "RETURNING status, allowed_seconds, elapsed_seconds, running_since",
-        (_stamp(now), attempt_id, terminal),
-    ).fetchone()
-    if row is None:
-        raise ExamError("moved", "本场考试已在其他终端继续", 401)
-    status_name, allowed, elapsed, running_since = row
-    status = AttemptStatus[status_name]  # SQLAlchemy stores enum members by name
-    if status == AttemptStatus.PAUSED:
-        raise ExamError("paused", "考试已暂停，答案将在恢复后保存", 423)
-    if status in FINISHED:
-        raise ExamError("finished", "本场考试已结束", 409)
-    if status == AttemptStatus.NOT_STARTED:
-        raise ExamError("not_started", "请先开始答题", 403)
-    since = _parse_time(running_since)
-    remaining = allowed - elapsed - ((now - since).total_seconds() if since else 0)
-    if remaining < -GRACE_SECONDS:
-        raise ExamError("time_up", "考试时间已到", 409)
-    rule = _rules(cursor, database, attempt_id).get(uid)
-    if rule is None:
-        raise ExamError("unknown_item", f"试卷中没有试题 {uid}", 400)
-    item_type, keys = rule
-    chosen = sorted(set(response))
-    if not set(chosen) <= keys or (item_type != ItemType.MULTIPLE_CHOICE and len(chosen) > 1):
-        raise ExamError("bad_response", f"试题 {uid} 的答案 {chosen} 无效", 400)
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**62:
-        raise ExamError("bad_seq", "序号无效", 400)
-    applied = cursor.execute(
-        "INSERT INTO answer (attempt_id, item_uid, response, flagged, seq, saved_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (attempt_id, item_uid) DO UPDATE SET response = excluded.response, "
-        "flagged = excluded.flagged, seq = excluded.seq, saved_at = excluded.saved_at "
-        "WHERE excluded.seq > answer.seq",
-        (attempt_id, uid, "".join(chosen), int(flagged), seq, _stamp(now)),
-    ).rowcount == 1  # fmt: skip
-    cursor.execute(
-        "UPDATE attempt SET last_seq = max(last_seq, ?), answered = "
-        "(SELECT count(*) FROM answer WHERE attempt_id = ? AND response != '') WHERE id = ?",
-        (seq, attempt_id, attempt_id),
-    )
-    return SaveResult(ack=seq, applied=applied, saved_at=now, remaining_seconds=max(remaining, 0.0))
-
-
-def _stamp(moment: datetime) -> str:
+def sql_stamp(moment: datetime) -> str:
     """A UTC time as SQLAlchemy stores it in SQLite, for the plain-SQL paths."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def _parse_time(value) -> datetime | None:
-    if value is None:
-        return None
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # --- finishing ---------------------------------------------------------------------------------
@@ -416,7 +390,7 @@ def due_attempt_ids(db: Session, now: datetime) -> list[int]:
         text("SELECT id FROM attempt WHERE status = 'IN_PROGRESS' AND running_since IS NOT NULL "
              "AND elapsed_seconds + (julianday(:now) - julianday(running_since)) * 86400.0 "
              "> allowed_seconds + :grace"),
-        {"now": _stamp(now), "grace": GRACE_SECONDS},
+        {"now": sql_stamp(now), "grace": GRACE_SECONDS},
     )  # fmt: skip
     return [row.id for row in rows]
 

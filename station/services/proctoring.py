@@ -46,7 +46,7 @@ class SeatStatus:
     total: int
     last_activity: datetime | None
     remaining_seconds: float | None
-    pending_terminal: bool
+    pending_terminal: str  # the terminal asking to take over ("" when none), for approval
     notice: str
 
 
@@ -67,7 +67,7 @@ def room_status(db: Session, session: ExamSession, *, now: datetime,
             total=a.total_items if a else 0, last_activity=a.seen_at if a else None,
             remaining_seconds=round(attempts.remaining_seconds(a, now), 1)
             if a and a.status not in FINISHED and a.status != AttemptStatus.NOT_STARTED else None,
-            pending_terminal=bool(a and a.pending_terminal), notice=a.notice if a else "",
+            pending_terminal=a.pending_terminal if a else "", notice=a.notice if a else "",
         ))  # fmt: skip
     return rows
 
@@ -96,8 +96,13 @@ ACTIONS = {"pause", "resume", "extend", "irregularity", "end", "disqualify", "ap
 
 
 def act(db: Session, *, actor: str, admission_number: str, action: str, reason: str,
-        now: datetime, minutes: float | None = None, category: str = "") -> str:  # fmt: skip
-    """Apply one examiner action to one candidate's attempt; returns what to tell the examiner."""
+        now: datetime, minutes: float | None = None, category: str = "",
+        terminal: str = "") -> str:  # fmt: skip
+    """Apply one examiner action to one candidate's attempt; returns what to tell the examiner.
+
+    ``approve_terminal`` approves the terminal named by ``terminal`` — the one the examiner saw
+    asking in the console — and refuses when a different terminal is asking by now.
+    """
     if action not in ACTIONS:
         raise DomainError(f"未知操作 '{action}'")
     if not reason.strip():
@@ -108,6 +113,7 @@ def act(db: Session, *, actor: str, admission_number: str, action: str, reason: 
     if attempt.status in FINISHED and action != "irregularity":
         raise DomainError(f"{who} 的作答已结束（{STATUS_LABELS[attempt.status.value]}）")
     fields: dict = {}
+    data: dict = {}
     result = ""
     if action == "pause":
         if attempt.status != AttemptStatus.IN_PROGRESS:
@@ -136,20 +142,37 @@ def act(db: Session, *, actor: str, admission_number: str, action: str, reason: 
         attempt.status = AttemptStatus.ENDED if action == "end" else AttemptStatus.DISQUALIFIED
         attempt.finished_at = now
     elif action == "approve_terminal":
-        if not attempt.pending_terminal:
-            raise DomainError(f"{who} 没有待批准的新终端")
-        attempt.approved_terminal = attempt.pending_terminal
-        result = "已批准新终端，考生可继续作答"
+        _check_approval(attempt, who, terminal)
+        attempt.approved_terminal = terminal
+        code = attempts.terminal_code(terminal)
+        data = {"terminal": terminal, "terminal_code": code}
+        result = f"已批准终端 {code}，考生可在该终端继续作答"
     elif action == "resume_code":
         attempt.resume_code = f"{secrets.randbelow(10**6):06d}"
         result = f"续考码：{attempt.resume_code}"
     db.add(attempt)
-    db.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind(action), actor=actor, reason=reason,
+    if fields:
+        data = {"minutes": minutes, "category": category}
+    shown = f"{reason}（终端 {data['terminal_code']}）" if "terminal_code" in data else reason
+    db.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind(action), actor=actor, reason=shown,
                         **fields))  # fmt: skip
     audit.record(db, actor=actor, action=f"attempt.{action}", subject=f"candidate:{admission_number}",
-                 reason=reason, data={"minutes": minutes, "category": category} if fields else {})  # fmt: skip
+                 reason=reason, data=data)  # fmt: skip
     db.flush()
     return result
+
+
+def _check_approval(attempt: Attempt, who: str, terminal: str) -> None:
+    """The examiner approves the terminal they saw asking, and only while it is still the one."""
+    if not attempt.pending_terminal:
+        raise DomainError(f"{who} 没有待批准的新终端")
+    if not terminal:
+        raise DomainError("请指明要批准的终端：在监考台中选择该考生，核对其屏幕上的终端号后再批准")
+    if terminal != attempt.pending_terminal:
+        raise DomainError(
+            f"{who} 请求继续作答的终端已变为 {attempts.terminal_code(attempt.pending_terminal)}，"
+            f"不是您看到的 {attempts.terminal_code(terminal)}；请核对考生屏幕上的终端号后重新批准"
+        )
 
 
 def act_on_room(db: Session, *, actor: str, session_code: str, room: str, action: str,

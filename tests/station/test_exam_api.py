@@ -124,7 +124,7 @@ def test_second_terminal_waits_for_an_examiners_approval(app, client, term):
     waiting = other.login()
     assert waiting.status_code == 409 and waiting.json["error"] == "awaiting_approval"
     assert _stored(app, term.number) == {}  # nothing else changed
-    _act(app, term.number, "approve_terminal", reason="原机死机")
+    _act(app, term.number, "approve_terminal", reason="原机死机", terminal="term-2")
     assert other.login().status_code == 200
     assert term.call("GET", "/state").json["error"] == "moved"
 

@@ -15,10 +15,11 @@ from sqlmodel import select
 from station import db
 from station.models import Answer, Attempt, AttemptEvent, EventKind
 from station.models.common import utcnow
-from station.services import attempts, proctoring, roster
+from station.services import attempts, exam_forms, proctoring, roster
 
 pytestmark = pytest.mark.browser
 
+PASSWORD = "correct-horse-9"  # the conftest's staff password
 WAIT = 10_000  # ms: the longest any single expectation may wait (the page retries within 5 s)
 
 
@@ -69,7 +70,7 @@ def _attempt(s, number) -> Attempt:
 def _entries(app, number) -> list[dict]:
     """The candidate's form: uid, item_type and option_order (the page's A, B, C…) per item."""
     with app.app_context(), db.transaction() as s:
-        return attempts.attempt_form(s, _attempt(s, number))["entries"]
+        return exam_forms.attempt_form(s, _attempt(s, number))["entries"]
 
 
 def _stored(app, number) -> dict[str, Answer]:
@@ -313,8 +314,20 @@ def test_a_crashed_page_replays_its_queue_after_logging_in_again(app, candidate,
     expect(again.locator("#map-grid button.answered")).to_have_count(2)
 
 
+def _console(page, base, create_user):
+    """An invigilator's live console for session S1."""
+    create_user("desk", roles=["examiner"])
+    page.goto(f"{base}/console/login")
+    page.fill("input[name=username]", "desk")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/console/")
+    page.goto(f"{base}/console/sessions/S1/live")
+    return page
+
+
 def test_crashed_terminal_resumes_elsewhere_after_approval(
-    app, candidate, live_server, page, new_page
+    app, candidate, live_server, page, new_page, create_user
 ):
     number, last6 = candidate
     _start(page, live_server, number, last6)
@@ -331,8 +344,20 @@ def test_crashed_terminal_resumes_elsewhere_after_approval(
     expect(other.locator("#waiting")).to_be_visible()
     expect(other.locator("#login-message")).to_be_hidden()
     with app.app_context(), db.transaction() as s:
-        assert _attempt(s, number).pending_terminal
-    _act(app, number, "approve_terminal", reason="原机死机")
+        asking = _attempt(s, number).pending_terminal
+    code = attempts.terminal_code(asking)
+    expect(other.locator("#terminal-line")).to_contain_text(code)  # what the examiner compares
+
+    # The examiner approves that terminal in the live console, where it shows with its code.
+    console = _console(new_page(), live_server, create_user)
+    row = console.locator(f"#seats tr[data-number='{number}']")
+    expect(row).to_contain_text(code, timeout=WAIT)
+    row.locator("button").click()
+    expect(console.locator("#action-who")).to_contain_text(code)
+    console.select_option("#action-form select[name=action]", "approve_terminal")
+    console.fill("#action-form input[name=reason]", "原机死机")
+    console.click("#action-form button[type=submit]")
+    expect(console.locator("#live-message")).to_contain_text(code)
 
     other.wait_for_url(f"{live_server}/exam/take", timeout=WAIT)  # the page asks every 3 s
     expect(other.locator("#screen-exam")).to_be_visible()
@@ -458,3 +483,25 @@ def test_pages_keep_to_the_content_security_policy(live_server, page):
     assert (
         "style=" not in html and "<script>" not in html and "http://" not in html.split("<body")[0]
     )
+
+
+def test_repeated_failed_logins_are_held_back_and_the_page_says_for_how_long(
+    candidate, live_server, page
+):
+    number, last6 = candidate
+    page.goto(f"{live_server}/exam/")
+    page.fill("#admission-number", number)
+    for _ in range(4):  # three free tries, then the fourth failure starts a wait
+        page.fill("#id-last6", "000000")
+        with page.expect_response("**/api/exam/login") as answer:
+            page.click("#login-submit")
+        assert answer.value.status == 401
+        expect(page.locator("#login-message")).to_contain_text("不正确")
+    page.fill("#id-last6", last6)  # the right digits, too early: held back all the same
+    with page.expect_response("**/api/exam/login") as answer:
+        page.click("#login-submit")
+    assert answer.value.status == 429
+    expect(page.locator("#login-message")).to_contain_text("秒后再试")
+    expect(page.locator("#terminal-line")).to_contain_text(answer.value.json()["terminal_code"])
+    expect(page.locator("#login-submit")).to_be_enabled()
+    assert page.url == f"{live_server}/exam/"

@@ -82,12 +82,17 @@
     var L = labels("login-labels");
     var form = $("login-form"), number = $("admission-number"), digits = $("id-last6");
     var code = $("resume-code"), waiting = $("waiting"), message = $("login-message");
-    var submit = $("login-submit"), cancel = $("login-cancel");
+    var submit = $("login-submit"), cancel = $("login-cancel"), terminalLine = $("terminal-line");
     var retry = null, busy = false, isWaiting = false;
 
     if (read(session, TOKEN)) { window.location.replace(root.dataset.take); return; }
 
     function say(text) { message.textContent = text || ""; show(message, !!text); }
+    // The short code the examiner sees in the console next to a terminal asking to be approved.
+    function showTerminal(terminalCode) {
+      terminalLine.textContent = terminalCode ? fmt(L.get("terminal"), {code: terminalCode}) : "";
+      show(terminalLine, !!terminalCode);
+    }
     function setWaiting(on) {
       isWaiting = on;
       show(waiting, on);
@@ -105,7 +110,9 @@
       if (busy) return;
       var body = {admission_number: number.value.trim(), id_last6: digits.value.trim().toUpperCase(),
                   terminal_id: terminalId()};
-      if (code.value.trim()) body.resume_code = code.value.trim();
+      // A typed resume code goes with a press of the button only, never with the automatic
+      // retries: a wrong one counts against this terminal (the server throttles guessing).
+      if (byHand && code.value.trim()) body.resume_code = code.value.trim();
       if (!body.admission_number || !body.id_last6) { say(L.get("missing")); return; }
       busy = true;
       if (byHand) { submit.disabled = true; if (!isWaiting) submit.textContent = L.get("busy"); }
@@ -118,15 +125,26 @@
           window.location.replace(root.dataset.take);
           return;
         }
-        if (res.status === 409 && res.data.error === "awaiting_approval") {
-          var wasWaiting = isWaiting;
+        var data = res.data;
+        if (res.status === 409 && (data.error === "awaiting_approval" || data.error === "bad_resume_code")) {
           setWaiting(true);
-          say(byHand && wasWaiting && body.resume_code ? L.get("bad-code") : "");
+          showTerminal(data.terminal_code);
+          say(data.error === "bad_resume_code" ? L.get("bad-code") : "");
           again();
           return;
         }
+        if (res.status === 429) {
+          // Too many failed tries: the server says how long to wait. An examiner may still
+          // approve this terminal (by its code) in the console; then the next try gets in.
+          showTerminal(data.terminal_code);
+          say(data.message || String(res.status));
+          if (isWaiting) again();  // the credentials were right: keep asking
+          else submit.textContent = L.get("submit");
+          return;
+        }
         setWaiting(false);
-        say(res.data.message || String(res.status));
+        showTerminal("");
+        say(data.message || String(res.status));
       }, function () {
         busy = false;
         submit.disabled = false;
@@ -137,7 +155,9 @@
     }
 
     form.addEventListener("submit", function (ev) { ev.preventDefault(); attempt(true); });
-    cancel.addEventListener("click", function () { setWaiting(false); say(""); code.value = ""; });
+    cancel.addEventListener("click", function () {
+      setWaiting(false); showTerminal(""); say(""); code.value = "";
+    });
   }
 
   // --- exam page ----------------------------------------------------------------------------

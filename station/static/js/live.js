@@ -9,7 +9,7 @@
   var message = document.getElementById("live-message");
   var panel = document.getElementById("action-panel");
   var form = document.getElementById("action-form");
-  var current = null;
+  var current = null, currentTerminal = "";
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -44,7 +44,10 @@
         tr.appendChild(el("td", null, x.name + " · " + x.admission_number));
         var st = el("td", null);
         st.appendChild(el("span", "tag status-" + x.status, x.status_label));
-        if (x.pending_terminal) st.appendChild(el("span", "tag warn", L.pending));
+        // The code is the one on the asking terminal's screen: the examiner compares the two.
+        if (x.pending_terminal) {
+          st.appendChild(el("span", "tag warn", L.pending + "（" + x.pending_terminal_code + "）"));
+        }
         tr.appendChild(st);
         tr.appendChild(el("td", "num", x.total ? x.answered + " / " + x.total : ""));
         tr.appendChild(el("td", null, x.last_activity));
@@ -54,7 +57,9 @@
         b.type = "button";
         b.addEventListener("click", function () {
           current = x.admission_number;
-          document.getElementById("action-who").textContent = x.name + "（" + x.admission_number + "）";
+          currentTerminal = x.pending_terminal || "";  // what "approve" approves, as seen now
+          document.getElementById("action-who").textContent = x.name + "（" + x.admission_number + "）" +
+            (x.pending_terminal ? " · " + L.pending + "（" + x.pending_terminal_code + "）" : "");
           panel.hidden = false;
           form.reason.focus();
         });
@@ -70,7 +75,7 @@
     if (!current) return;
     post(root.dataset.act + encodeURIComponent(current) + "/act", {
       action: form.action.value, reason: form.reason.value, minutes: form.minutes.value,
-      category: form.category.value
+      category: form.category.value, terminal: currentTerminal
     }).then(function (res) {
       say(res);
       if (res.ok) { panel.hidden = true; form.reset(); }

@@ -7,7 +7,8 @@ from flask import jsonify, render_template, request
 from station.auth import actor, roles_required
 from station.models import Role
 from station.models.common import utcnow
-from station.services import proctoring, sessions
+from station.services import attempts, proctoring, sessions
+from station.services.errors import DomainError
 from station.views.console.common import PDF, download, json_attempt, session_or_404
 from station.web import localtime
 
@@ -34,23 +35,34 @@ def live_json(code: str):
          "answered": x.answered, "total": x.total,
          "last_activity": localtime(x.last_activity, "%H:%M:%S") if x.last_activity else "",
          "remaining_seconds": x.remaining_seconds, "pending_terminal": x.pending_terminal,
+         "pending_terminal_code": attempts.terminal_code(x.pending_terminal)
+         if x.pending_terminal else "",
          "notice": x.notice}
         for x in seats])  # fmt: skip
 
 
 def _form() -> dict:
-    return request.get_json(silent=True) or request.form.to_dict()
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else request.form.to_dict()
+
+
+def _minutes(value) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)  # the service checks the range
+    except (TypeError, ValueError):
+        raise DomainError(f"延长时间应为分钟数，收到 '{value}'") from None
 
 
 @roles_required(*PROCTORS)
 def act_on_attempt(code: str, admission_number: str):
     s, row = session_or_404(code)
     body = _form()
-    minutes = body.get("minutes")
     return json_attempt(s, lambda: {"message": proctoring.act(
         s, actor=actor(), admission_number=admission_number, action=str(body.get("action", "")),
         reason=str(body.get("reason", "")), now=utcnow(), category=str(body.get("category") or ""),
-        minutes=float(minutes) if minutes not in (None, "") else None)})  # fmt: skip
+        minutes=_minutes(body.get("minutes")), terminal=str(body.get("terminal") or ""))})  # fmt: skip
 
 
 @roles_required(*PROCTORS)
