@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -131,6 +132,8 @@ def run_command(host: str, port: int, threads: int, connections: int, no_schedul
     sys.setswitchinterval(SWITCH_INTERVAL)
     start_scheduler(app, housekeeping=app.config["SCHEDULER_ENABLED"] and not no_scheduler)
     click.echo(f"SkillCert station on http://{host}:{port}/ (instance {app.instance_path})")
+    # Under a full room's load waitress logs every queued task; that is expected here, not news.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     # Every exam terminal keeps a connection open: allow a whole site's worth, not waitress's 100.
     waitress.serve(app, host=host, port=port, threads=threads, ident="skillcert",
                    connection_limit=connections, backlog=2048)  # fmt: skip
