@@ -12,15 +12,15 @@ import pytest
 from sqlalchemy import select as sa_select
 from sqlmodel import select
 
-from certs import cert_token
+from certs import cert_token, jcs
 from certs import keys as key_tools
 from certs.record import SignedRecord, canonical_bytes, sign_record
-from sync import merkle
+from sync import merkle, protocol
 from sync.registry import db
 from sync.registry import keys as root_keys
 from sync.registry.models import Certificate, ResultSummary, SyncRecord
 from sync.registry.models_common import RegistryModel
-from sync.registry.services import records
+from sync.registry.services import push_checks, records
 from tests.sync.registry_helpers import StationSim, id_number, init_registry, results
 
 
@@ -247,3 +247,93 @@ def test_a_malformed_envelope_is_refused_whole(app, station):
     assert response.status_code == 400 and "records" in response.get_json()["message"]
     response = station.signed("POST", "/api/v1/sync/push", raw=b"{not json")
     assert response.status_code == 400 and response.get_json()["message"].startswith("body")
+
+
+def test_the_content_digest_is_the_jcs_of_the_content(app, station):
+    """The digest a resend must match is cut out of the signed bytes; it must equal the JCS
+    definition for any payload, escapes, non-ASCII and characters beyond the BMP included."""
+    odd = station.record(
+        "session_report",
+        {
+            "session": "S1",
+            "attendance": {"张三": 1, 'a"b\\c': 2, "\U0001f600": 3, "e\u0301": 4, "z\n": 0},
+            "irregularities": 0,
+            "timeline_digest": "0" * 64,
+        },
+    )
+    for raw in (station.certificate(), odd):
+        parsed = protocol.SyncRecord.from_dict(raw)
+        content = {k: raw[k] for k in ("id", "kind", "created_at", "payload")}
+        expected = hashlib.sha256(jcs.canonical(content)).hexdigest()
+        assert push_checks.content_sha256(parsed) == expected
+    verdicts = results(station.push([odd]))
+    assert verdicts[0]["status"] == "accepted"
+    [resent] = results(station.push([odd]))
+    assert resent["status"] == "duplicate"
+    with app.app_context(), db.transaction() as session:  # stored verbatim (COPY on PostgreSQL)
+        assert session.get(SyncRecord, odd["id"]).payload == odd["payload"]
+
+
+def test_a_full_mixed_batch_is_stored_in_one_go(app, station):
+    """200 records of every outcome in one push: each verdict right, each row written once,
+    every receipt verifiable against the one tree head the push signed."""
+    stored = [station.certificate() for _ in range(3)]
+    results(station.push(stored))
+    conflicting = station.certificate(1, theory=61)  # number 1 again, other content
+    fresh = [station.certificate() for _ in range(190)]
+    batch = [
+        *fresh[:100],
+        stored[1],  # already stored: duplicate
+        conflicting,
+        fresh[0],  # repeated inside the batch: duplicate
+        station.revocation_request(station.number(50)),  # a certificate of this very batch
+        station.revocation_request(station.number(999)),  # never recorded
+        *fresh[100:],
+        station.record(
+            "result_summary",
+            {
+                "session": "S1",
+                "programme": "IRAP",
+                "level": 4,
+                "signed_off_at": "2026-12-05T09:00:00Z",
+                "candidates": 3,
+                "passed": 2,
+                "by_outcome": {},
+                "city": "",
+            },
+        ),  # fmt: skip
+    ]
+    assert len(batch) <= 200
+    body = station.push(batch).get_json()
+    verdicts = body["results"]
+    assert [v["id"] for v in verdicts] == [r["id"] for r in batch]
+    statuses = [v["status"] for v in verdicts]
+    assert statuses[100:105] == ["duplicate", "rejected", "duplicate", "accepted", "rejected"]
+    assert statuses.count("accepted") == 190 + 2 and statuses.count("rejected") == 2
+    assert verdicts[101]["reason"].startswith("conflict: payload.signed_record")
+    assert verdicts[104]["reason"].startswith("unknown_certificate")
+    assert verdicts[102]["receipt"] == verdicts[0]["receipt"]
+    head = body["tree_head"]
+    assert head["tree_size"] == 3 + 190 + 1
+    for verdict in verdicts:
+        if verdict["status"] == "accepted" and "leaf" in verdict["receipt"]:
+            assert verdict["receipt"]["tree_size"] == head["tree_size"]
+            check_receipt(app, verdict["receipt"], head)
+    with app.app_context(), db.transaction() as session:
+        numbers = session.exec(sa_select(Certificate.number)).scalars().all()
+        assert len(numbers) == len(set(numbers)) == 193
+        assert len(session.exec(select(SyncRecord)).all()) == 3 + 190 + 2
+        cert = records.get_certificate(session, station.number(50))
+        assert cert.to_dict()["status"] == "revoked"
+        assert cert.revocation.certificate_id == cert.certificate.id
+        stored_row = session.get(SyncRecord, fresh[5]["id"])
+        assert stored_row.receipt == verdicts[5]["receipt"]
+        assert session.exec(select(ResultSummary)).one().level == "4"
+    assert app.test_cli_runner().invoke(args=["log", "verify"]).exit_code == 0
+
+
+def test_the_noop_baseline_is_off_unless_configured(app, station):
+    assert app.test_client().post("/api/v1/noop", data=b"x" * 10).status_code == 404
+    app.config["REGISTRY_NOOP_ENDPOINT"] = True
+    response = app.test_client().post("/api/v1/noop", data=b"x" * 10)
+    assert response.status_code == 200 and response.get_json()["bytes"] == 10

@@ -14,10 +14,12 @@ Leaf data is RFC 8785 JSON (docs/sync-protocol.md, "Transparency log")::
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, insert, tuple_, update
+from sqlalchemy import JSON, Table, func, insert, tuple_, update
 from sqlmodel import Session, select
 
 from certs import jcs
@@ -113,9 +115,10 @@ class LogAppender:
         if not self.leaves:
             return latest_tree_head(self.session)
         now = now or utcnow()
-        self.session.execute(insert(LogLeaf), self.leaves)
-        self.session.execute(
-            insert(LogNode),
+        bulk_insert(self.session, LogLeaf.__table__, self.leaves)  # type: ignore[arg-type]
+        bulk_insert(
+            self.session,
+            LogNode.__table__,  # type: ignore[arg-type]
             [
                 {"level": level, "idx": idx, "hash": value}
                 for (level, idx), value in self.new_nodes.items()
@@ -131,6 +134,38 @@ class LogAppender:
 
     def store(self) -> DbNodeStore:
         return DbNodeStore(self.session, self.new_nodes)
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert plain rows (the same keys in each) in one go, inside the session's transaction:
+    ``COPY … FROM STDIN`` on PostgreSQL, one executemany elsewhere. Values go through each
+    column type's own bind processing (and JSON through the engine's serializer), so what is
+    stored is what an INSERT would store."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    convert = [_copy_value(table.c[name].type, dialect) for name in names]
+    quote = dialect.identifier_preparer
+    statement = (
+        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) FROM STDIN"
+    )
+    driver = connection.connection.driver_connection  # the psycopg connection
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([fn(row[name]) for fn, name in zip(convert, names, strict=True)])
+
+
+def _copy_value(column_type: Any, dialect: Any) -> Callable[[Any], Any]:
+    if isinstance(column_type, JSON):
+        dumps = getattr(dialect, "_json_serializer", None) or json.dumps
+        return lambda value: None if value is None else dumps(value)
+    process = column_type.bind_processor(dialect)
+    return process or (lambda value: value)
 
 
 def store_tree_head(

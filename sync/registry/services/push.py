@@ -1,10 +1,15 @@
 """``POST /api/v1/sync/push``: store each record once forever and answer per record.
 
 Two phases. First every record is checked on its own (signatures, token, endorsement; see
-:mod:`sync.registry.services.push_checks`) with no lock held. Then the log's row lock is taken
-(:func:`sync.registry.services.log.lock_log`) and, in batch order, each record is compared with
-what is stored: under that lock no other worker can store a record, certificate or revocation,
-so "is it already there?" and "store it" cannot race.
+:mod:`sync.registry.services.push_checks`) with no lock held, and whatever does not depend on
+the stored state is made then too (the rows' values, the certificates' log leaves). Then the
+log's row lock is taken (:func:`sync.registry.services.log.lock_log`) and, in batch order, each
+record is compared with what is stored: under that lock no other worker can store a record,
+certificate or revocation, so "is it already there?" and "store it" cannot race. The locked
+phase is kept short: three indexed look-ups for the whole batch, the Merkle appends in memory,
+one signed tree head, the receipts, and one bulk write per table of plain values, no ORM objects
+(:func:`sync.registry.services.log.bulk_insert`: COPY on PostgreSQL). The lock is held until
+the caller commits.
 
 - a record id already stored with the same content → ``duplicate`` with the original receipt;
   with different content → ``rejected: conflict``;
@@ -21,10 +26,11 @@ original one, with the stored tree head it was proven against added as ``tree_he
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import select as columns
 from sqlmodel import Session, select
 
 from sync import protocol
@@ -47,10 +53,24 @@ from sync.registry.services.errors import InvalidInput
 from sync.registry.services.push_checks import Prepared, Reject, StationKeys, prepare
 
 Result = Callable[[], dict[str, Any]]
+Row = dict[str, Any]  # a sync_record row: stored (id, content_sha256, receipt) or new (all)
+CHUNK = 500  # values per IN (...) list
 
 
 def _rejected(rid: str | None, reason: str) -> Result:
     return lambda: {"id": rid, "status": "rejected", "reason": reason}
+
+
+@dataclass
+class _Known:
+    """A certificate stored earlier or accepted earlier in this batch: what later checks need
+    (``id`` is None until the new row is inserted)."""
+
+    number: str
+    id: int | None
+    station_id: int
+    record_sha256: str
+    record_id: str
 
 
 def ingest_push(
@@ -80,6 +100,14 @@ def ingest_push(
             ready.append(prepare(index, raw, station=station, keys=keys, secret=secret))
         except Reject as verdict:
             results[index] = _rejected(rid, verdict.reason)
+    for p in ready:  # leaves too are made before the lock (wasted only on duplicates)
+        if p.certificate is not None and p.record_sha256 is not None:
+            p.leaf = tlog.certificate_leaf(
+                number=p.certificate.number,
+                station=station.code,
+                record_sha256=p.record_sha256,
+                accepted_at=now,
+            )
     run = _Run(session, station, signer, now, batch=request.batch)
     run.load(ready)
     for item in ready:
@@ -105,37 +133,49 @@ class _Run:
         self.now = now
         self.batch = batch
         self.appender = tlog.lock_log(session)
-        self.records: dict[str, SyncRecord] = {}
-        self.certificates: dict[str, Certificate] = {}
+        self.records: dict[str, Row] = {}
+        self.certificates: dict[str, _Known] = {}
         self.revoked: dict[str, Revocation] = {}
-        self.to_prove: list[tuple[SyncRecord, int, bytes]] = []
-        self.new_records: list[SyncRecord] = []
-        self.new_certificates: list[Certificate] = []
-        self.new_summaries: list[ResultSummary] = []
+        self.to_prove: list[tuple[Row, int, bytes]] = []
+        self.new_records: list[Row] = []
+        self.new_certificates: list[Row] = []
+        self.new_summaries: list[Row] = []
         self.new_revocations: list[Revocation] = []
         self.operator_receipts: list[tuple[dict, Revocation]] = []
         self.new_key = False
 
     def load(self, ready: list[Prepared]) -> None:
+        """What the batch may collide with, in one query per table (per 500 values)."""
         ids = list({p.record.id for p in ready})
         numbers = list({n for p in ready for n in [_number(p)] if n})
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            self.records.update(
-                (r.id, r)
-                for r in self.session.exec(select(SyncRecord).where(SyncRecord.id.in_(chunk)))
-            )
-        if numbers:
-            self.certificates.update(
-                (c.number, c)
-                for c in self.session.exec(
-                    select(Certificate).where(Certificate.number.in_(numbers))
-                )
-            )
+        for chunk in _chunks(ids):
+            self._remember(SyncRecord.id.in_(chunk))
+        for chunk in _chunks(numbers):
+            for row in self.session.execute(
+                columns(
+                    Certificate.number,
+                    Certificate.id,
+                    Certificate.station_id,
+                    Certificate.record_sha256,
+                    Certificate.record_id,
+                ).where(Certificate.number.in_(chunk))
+            ):
+                self.certificates[row.number] = _Known(*row)
             self.revoked.update(
                 (r.number, r)
-                for r in self.session.exec(select(Revocation).where(Revocation.number.in_(numbers)))
+                for r in self.session.exec(select(Revocation).where(Revocation.number.in_(chunk)))
             )
+
+    def _remember(self, condition) -> None:
+        query = columns(SyncRecord.id, SyncRecord.content_sha256, SyncRecord.receipt)
+        for rid, digest, receipt in self.session.execute(query.where(condition)):
+            self.records[rid] = {"id": rid, "content_sha256": digest, "receipt": receipt}
+
+    def _record(self, rid: str) -> Row | None:
+        """A sync record by id: from this batch, the batch's look-up, or the database."""
+        if rid not in self.records:
+            self._remember(SyncRecord.id == rid)
+        return self.records.get(rid)
 
     # ---- per record
 
@@ -143,8 +183,8 @@ class _Run:
         rid = p.record.id
         stored = self.records.get(rid)
         if stored is not None:
-            if stored.content_sha256 == p.content_sha256:
-                return self._duplicate(rid, stored)
+            if stored["content_sha256"] == p.content_sha256:
+                return _duplicate(rid, stored)
             return _rejected(
                 rid,
                 f"conflict: id: 记录 {rid} 已以不同内容登记 "
@@ -159,55 +199,38 @@ class _Run:
             return self._station_key(p)
         row = self._store(p)
         if kind == protocol.KIND_RESULT_SUMMARY:
-            self.new_summaries.append(p.summary_row(self.station))
-        return self._accepted(row)
+            self.new_summaries.append(p.summary_values(self.station))
+        return _accepted(row)
 
-    def _store(self, p: Prepared, receipt: dict | None = None) -> SyncRecord:
-        row = SyncRecord(
-            id=p.record.id,
-            station_id=self.station.id,
-            kind=p.record.kind,
-            created_at=p.record.created_at,
-            received_at=self.now,
+    def _store(self, p: Prepared, receipt: dict | None = None) -> Row:
+        row = p.record_values(
+            station_id=self.station.id,  # type: ignore[arg-type]
             batch=self.batch,
-            kid=p.record.kid,
-            content_sha256=p.content_sha256,
-            payload=p.stored_payload,
+            now=self.now,
             receipt=receipt or {"record_id": p.record.id, "accepted_at": tlog.iso_utc(self.now)},
         )
         self.new_records.append(row)
-        self.records[row.id] = row
+        self.records[row["id"]] = row
         return row
-
-    def _accepted(self, row: SyncRecord) -> Result:
-        return lambda: {"id": row.id, "status": "accepted", "receipt": dict(row.receipt)}
-
-    def _duplicate(self, rid: str, row: SyncRecord) -> Result:
-        return lambda: {"id": rid, "status": "duplicate", "receipt": dict(row.receipt)}
 
     def _certificate(self, p: Prepared) -> Result:
         cert = p.certificate
-        assert cert is not None and p.record_sha256 is not None
+        assert cert is not None and p.record_sha256 is not None and p.leaf is not None
         existing = self.certificates.get(cert.number)
         if existing is not None:
             if existing.record_sha256 == p.record_sha256:
-                original = self.records.get(existing.record_id) or self.session.get(
-                    SyncRecord, existing.record_id
-                )
-                return self._duplicate(p.record.id, original)  # type: ignore[arg-type]
+                original = self._record(existing.record_id)
+                assert original is not None  # a certificate row references its sync record
+                return _duplicate(p.record.id, original)
             return _rejected(
                 p.record.id,
                 f"conflict: payload.signed_record: 证书编号 "
                 f"{cert.number} 已以不同的证书记录登记 "
                 "(another record holds this number)",
             )
-        data = tlog.certificate_leaf(
-            number=cert.number,
-            station=self.station.code,
-            record_sha256=p.record_sha256,
-            accepted_at=self.now,
+        index = self.appender.append(
+            kind="certificate", number=cert.number, data=p.leaf, at=self.now
         )
-        index = self.appender.append(kind="certificate", number=cert.number, data=data, at=self.now)
         row = self._store(
             p,
             {
@@ -217,22 +240,25 @@ class _Run:
                 "number": cert.number,
             },
         )
-        self.certificates[cert.number] = p.certificate_row(self.station.id, index, self.now)
-        self.new_certificates.append(self.certificates[cert.number])
-        self.to_prove.append((row, index, data))
-        return self._accepted(row)
+        station_id: int = self.station.id  # type: ignore[assignment]
+        self.new_certificates.append(p.certificate_values(station_id, index, self.now))
+        self.certificates[cert.number] = _Known(
+            cert.number, None, station_id, p.record_sha256, p.record.id
+        )
+        self.to_prove.append((row, index, p.leaf))
+        return _accepted(row)
 
     def _revocation(self, p: Prepared) -> Result:
         number = p.record.payload["number"]
         rid = p.record.id
-        cert = self.certificates.get(number)
-        if cert is None:
+        known = self.certificates.get(number)
+        if known is None:
             return _rejected(
                 rid,
                 f"unknown_certificate: payload.number: 证书 {number} 尚未登记"
                 " (certificate not recorded)",
             )
-        if cert.station_id != self.station.id:
+        if known.station_id != self.station.id:
             return _rejected(
                 rid,
                 f"not_issuer: payload.number: 证书 {number} 不是本站点签发的"
@@ -253,7 +279,7 @@ class _Run:
         revocation, data = revocations.append_revocation(
             self.session,
             self.appender,
-            certificate=cert,
+            certificate=Certificate(id=known.id, number=number, station_id=known.station_id),
             reason=p.record.payload["reason"],
             origin="station",
             actor=self.station.code,
@@ -263,15 +289,13 @@ class _Run:
         self.revoked[number] = revocation
         self.new_revocations.append(revocation)
         self.to_prove.append((row, revocation.leaf_index, data))
-        return self._accepted(row)
+        return _accepted(row)
 
     def _revocation_duplicate(self, rid: str, existing: Revocation) -> Result:
         if existing.record_id is not None:
-            original = self.records.get(existing.record_id) or self.session.get(
-                SyncRecord, existing.record_id
-            )
+            original = self._record(existing.record_id)
             if original is not None:
-                return self._duplicate(rid, original)
+                return _duplicate(rid, original)
         holder: dict[str, Any] = {}
         self.operator_receipts.append((holder, existing))
         return lambda: {"id": rid, "status": "duplicate", "receipt": holder}
@@ -282,7 +306,7 @@ class _Run:
         taken = self.session.exec(select(StationKeyRow).where(StationKeyRow.kid == new.kid)).first()
         if taken is not None:
             if taken.station_id == self.station.id and taken.valid_from == new.valid_from:
-                return self._accepted(self._store(p))  # announced again under a new record id
+                return _accepted(self._store(p))  # announced again under a new record id
             return _rejected(
                 p.record.id,
                 f"conflict: payload.kid: 密钥 {new.kid} 已登记 (kid already registered)",
@@ -296,7 +320,7 @@ class _Run:
             now=self.now,
         )
         self.new_key = True
-        return self._accepted(self._store(p))
+        return _accepted(self._store(p))
 
     # ---- after the batch
 
@@ -306,40 +330,28 @@ class _Run:
         store = self.appender.store()
         for row, index, data in self.to_prove:
             proof = tlog.receipt(index, sth.head.tree_size, store)
-            row.receipt = {**row.receipt, "leaf": data.decode("utf-8"), **proof}
+            row["receipt"] = {**row["receipt"], "leaf": data.decode("utf-8"), **proof}
         for holder, revocation in self.operator_receipts:
+            # The leaf too, as every other receipt has it: without it a station cannot check
+            # the proof offline (its ``check_receipt`` needs the leaf to hash).
+            leaf = bytes(tlog.leaf(self.session, revocation.leaf_index).data).decode("utf-8")
             holder.update(
                 {
                     "kind": "revocation",
                     "number": revocation.number,
                     "accepted_at": tlog.iso_utc(revocation.revoked_at),
+                    "leaf": leaf,
                     **tlog.receipt(revocation.leaf_index, sth.head.tree_size, store),
                 }
             )
-        _insert(self.session, SyncRecord, self.new_records)
-        _insert(self.session, Certificate, self.new_certificates)
-        _insert(self.session, ResultSummary, self.new_summaries)
+        for model, rows in (
+            (SyncRecord, self.new_records),  # parents first
+            (Certificate, self.new_certificates),
+            (ResultSummary, self.new_summaries),
+        ):
+            tlog.bulk_insert(self.session, model.__table__, rows)  # type: ignore[attr-defined]
         if self.new_revocations:
-            numbers = [r.number for r in self.new_revocations]
-            ids = dict(
-                self.session.exec(
-                    select(Certificate.number, Certificate.id).where(
-                        Certificate.number.in_(numbers)
-                    )
-                ).all()
-            )
-            events = feed.add_events(
-                self.session,
-                [
-                    {"kind": "revocation", "payload": revocations.event_payload(r)}
-                    for r in self.new_revocations
-                ],
-                actor=f"station:{self.station.code}",
-                now=self.now,
-            )
-            for revocation, event in zip(self.new_revocations, events, strict=True):
-                revocation.certificate_id, revocation.feed_seq = ids[revocation.number], event.seq
-            _insert(self.session, Revocation, self.new_revocations)
+            self._store_revocations()
         if self.new_key:
             feed.add_event(
                 self.session,
@@ -349,6 +361,27 @@ class _Run:
                 now=self.now,
             )
         return sth
+
+    def _store_revocations(self) -> None:
+        numbers = [r.number for r in self.new_revocations]
+        ids = dict(
+            self.session.execute(
+                columns(Certificate.number, Certificate.id).where(Certificate.number.in_(numbers))
+            ).all()
+        )
+        events = feed.add_events(
+            self.session,
+            [
+                {"kind": "revocation", "payload": revocations.event_payload(r)}
+                for r in self.new_revocations
+            ],
+            actor=f"station:{self.station.code}",
+            now=self.now,
+        )
+        for revocation, event in zip(self.new_revocations, events, strict=True):
+            revocation.certificate_id, revocation.feed_seq = ids[revocation.number], event.seq
+        rows = [r.model_dump(exclude={"id"}) for r in self.new_revocations]
+        tlog.bulk_insert(self.session, Revocation.__table__, rows)  # type: ignore[arg-type]
 
     def attach_heads(self, results: list[dict[str, Any]], current: int) -> None:
         """Duplicates proven against an older tree head get that head in the receipt."""
@@ -371,16 +404,16 @@ class _Run:
                 r["receipt"]["tree_head"] = tlog.head_dict(heads[size])
 
 
-def _insert(session: Session, model: type, rows: list) -> None:
-    """Insert transient model rows in one statement (ORM flushes would not order the tables)."""
-    if rows:
-        values = [
-            row.model_dump(
-                exclude={"id"} if "id" in model.model_fields and row.id is None else set()
-            )
-            for row in rows
-        ]
-        session.execute(insert(model), values)
+def _accepted(row: Row) -> Result:
+    return lambda: {"id": row["id"], "status": "accepted", "receipt": dict(row["receipt"])}
+
+
+def _duplicate(rid: str, row: Row) -> Result:
+    return lambda: {"id": rid, "status": "duplicate", "receipt": dict(row["receipt"])}
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
 
 
 def _number(p: Prepared) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from certs.record import verify_record as verify_certificate_record
 from certs.trust import StationKey, TrustList
 from sync import protocol, protocol_keys
 from sync.protocol import ProtocolError, SyncRecord
-from sync.registry.models import Certificate, ResultSummary, Station
+from sync.registry.models import Station
 from sync.registry.services.stations import local_date
 
 
@@ -50,56 +51,76 @@ class Prepared:
     id_masked: str | None = None
     new_key: StationKey | None = None
 
-    def certificate_row(self, station_id: int, leaf_index: int, now: datetime) -> Certificate:
-        """The ``certificate`` row for an accepted certificate (not added to a session)."""
+    leaf: bytes | None = None  # a certificate's log leaf data, made before the log lock
+
+    def record_values(
+        self, *, station_id: int, batch: str, now: datetime, receipt: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The ``sync_record`` row, as insert values."""
+        record = self.record
+        return {
+            "id": record.id,
+            "station_id": station_id,
+            "kind": record.kind,
+            "created_at": record.created_at,
+            "received_at": now,
+            "batch": batch,
+            "kid": record.kid,
+            "content_sha256": self.content_sha256,
+            "payload": self.stored_payload,
+            "receipt": receipt,
+        }
+
+    def certificate_values(self, station_id: int, leaf_index: int, now: datetime) -> dict[str, Any]:
+        """The ``certificate`` row of an accepted certificate, as insert values (plain dicts,
+        not model objects: building 200 ORM objects per push cost more than inserting them)."""
         cert = self.certificate
         assert cert is not None
-        row = Certificate(
-            number=cert.number,
-            station_id=station_id,
-            record_id=self.record.id,
-            kid=cert.kid,
-            holder_name=cert.holder_name,
-            id_type=cert.id_type.value,
-            id_hash=self.id_hash,
-            id_masked=self.id_masked,
-            occupation=cert.occupation,
-            occupation_code=cert.occupation_code,
-            direction=cert.direction,
-            level=cert.level,
-            level_digit=int(cert.number[15]),
-            issuer=cert.issuer,
-            issue_date=cert.issue_date,
-            programme_code=cert.programme_code,
-            programme_name=cert.programme_name,
-            session_code=cert.session_code,
-            theory_score=cert.theory_score,
-            practical_score=cert.practical_score,
-            review_score=cert.review_score,
-            photo_sha256=cert.photo_sha256,
-            record=self.signed_record,
-            record_sha256=self.record_sha256,
-            token=self.record.payload["token"],
-            accepted_at=now,
-            leaf_index=leaf_index,
-        )
-        return row
+        return {
+            "number": cert.number,
+            "station_id": station_id,
+            "record_id": self.record.id,
+            "kid": cert.kid,
+            "holder_name": cert.holder_name,
+            "id_type": cert.id_type.value,
+            "id_hash": self.id_hash,
+            "id_masked": self.id_masked,
+            "occupation": cert.occupation,
+            "occupation_code": cert.occupation_code,
+            "direction": cert.direction,
+            "level": cert.level,
+            "level_digit": int(cert.number[15]),
+            "issuer": cert.issuer,
+            "issue_date": cert.issue_date,
+            "programme_code": cert.programme_code,
+            "programme_name": cert.programme_name,
+            "session_code": cert.session_code,
+            "theory_score": cert.theory_score,
+            "practical_score": cert.practical_score,
+            "review_score": cert.review_score,
+            "photo_sha256": cert.photo_sha256,
+            "record": self.signed_record,
+            "record_sha256": self.record_sha256,
+            "token": self.record.payload["token"],
+            "accepted_at": now,
+            "leaf_index": leaf_index,
+        }
 
-    def summary_row(self, station: Station) -> ResultSummary:
-        """The ``result_summary`` row of a result summary record (not added to a session)."""
+    def summary_values(self, station: Station) -> dict[str, Any]:
+        """The ``result_summary`` row of a result summary record, as insert values."""
         payload = self.record.payload
-        return ResultSummary(
-            record_id=self.record.id,
-            station_id=station.id,
-            session_code=payload["session"],
-            programme_code=payload["programme"],
-            level=str(payload["level"]),
-            signed_off_at=protocol.parse_time("signed_off_at", payload["signed_off_at"]),
-            candidates=payload["candidates"],
-            passed=payload["passed"],
-            city=payload["city"] or station.city,
-            by_outcome=dict(payload["by_outcome"]),
-        )
+        return {
+            "record_id": self.record.id,
+            "station_id": station.id,
+            "session_code": payload["session"],
+            "programme_code": payload["programme"],
+            "level": str(payload["level"]),
+            "signed_off_at": protocol.parse_time("signed_off_at", payload["signed_off_at"]),
+            "candidates": payload["candidates"],
+            "passed": payload["passed"],
+            "city": payload["city"] or station.city,
+            "by_outcome": dict(payload["by_outcome"]),
+        }
 
 
 def id_hash(secret: bytes, number: str) -> str:
@@ -107,14 +128,42 @@ def id_hash(secret: bytes, number: str) -> str:
     return hmac.new(secret, normalise_number(number).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _json_text(value: str) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
 def content_sha256(record: SyncRecord) -> str:
-    body = {
-        "id": record.id,
-        "kind": record.kind,
-        "created_at": protocol.format_time(record.created_at),
-        "payload": record.payload,
-    }
-    return hashlib.sha256(jcs.canonical(body)).hexdigest()
+    """SHA-256 of JCS({id, kind, created_at, payload}): what a resend must match.
+
+    The payload's JCS bytes are already inside the record's signed bytes (JCS sorts the keys:
+    created_at, format, id, kid, kind, payload), so they are cut out of those rather than
+    canonicalised a second time; if the signed bytes ever look otherwise, the object is
+    canonicalised from scratch.
+    """
+    created = _json_text(protocol.format_time(record.created_at))
+    rid, kind = _json_text(record.id), _json_text(record.kind)
+    head = b"".join(
+        (protocol.RECORD_CONTEXT, b'{"created_at":', created, b',"format":',
+         str(protocol.FORMAT).encode(), b',"id":', rid, b',"kid":', _json_text(record.kid),
+         b',"kind":', kind, b',"payload":')
+    )  # fmt: skip
+    signed = record.signed_bytes()
+    if signed.startswith(head) and signed.endswith(b"}"):
+        payload = signed[len(head) : -1]
+        body = b"".join(
+            (b'{"created_at":', created, b',"id":', rid, b',"kind":', kind, b',"payload":',
+             payload, b"}")
+        )  # fmt: skip
+    else:  # pragma: no cover - only if the record format changes
+        body = jcs.canonical(
+            {
+                "id": record.id,
+                "kind": record.kind,
+                "created_at": protocol.format_time(record.created_at),
+                "payload": record.payload,
+            }
+        )
+    return hashlib.sha256(body).hexdigest()
 
 
 class StationKeys:

@@ -1,0 +1,548 @@
+"""Benchmark: the provincial registry under gunicorn + PostgreSQL — ingestion, verification, backlog.
+
+Starts a real registry (``gunicorn 'sync.registry:create_app()'``, sync workers, like
+``registry run``) on a loopback port over a fresh PostgreSQL schema of its own (dropped at the
+end), enrolls stations over HTTP, pre-builds signed certificate records (``certs.record``,
+``certs.cert_token``, ``sync.protocol``, each station with its own key), and then measures:
+
+1. **ingestion**: batches of 200 pushed from several client processes to ``POST
+   /api/v1/sync/push``, every request RFC 9421-signed at send time with a fresh nonce; the
+   registry checks three Ed25519 signatures per certificate, stores it and appends it to the
+   transparency log. Baseline: the same signed bodies, sent the same way, to ``/api/v1/noop``
+   (reads the body, no database). A batch pushed again must come back all ``duplicate``.
+2. **verification**: single-certificate requests from several client processes (closed loop):
+   ``POST /api/v1/verify`` with one QR token when the public API is there, else ``GET
+   /api/v1/certificates/<number>``, else ``GET /api/v1/log/proof`` (the table says which);
+   requests/s, p50, p99. Baseline: ``/api/v1/noop`` driven the same way.
+3. **backlog**: a fresh backlog (default 100,000 records) pushed as station clients push it,
+   each station sending its batches one after another; the time until the last is stored.
+
+Afterwards every certificate must be stored exactly once (rows, log leaves, sync records) and
+``registry log verify`` must pass. The machine is shared: the table shows the 1-minute load,
+how busy the CPUs were, and the CPU time that gunicorn and its PostgreSQL backends spent per
+item. Ratios are this phase's rate / the no-op's rate in the same run.
+
+    .venv/bin/python benchmarks/registry.py [--quick] [--certs 20000] [--clients 4]
+        [--workers 2] [--verify-requests 10000] [--verify-clients 8] [--backlog 100000]
+        [--backlog-stations 2] [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+Targets: >= 2,000 certificates/s ingested; >= 1,000 verifications/s with p99 < 50 ms; a
+100,000-record backlog drained in under 2 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import http.client
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import certs  # noqa: F401 - installed with `pip install -e .`
+except ImportError:  # running from a checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from certs import cert_token
+from certs import keys as key_tools
+from certs.identity import SHANGHAI, IdType, check_character
+from certs.record import CertificateRecord, sign_record
+from sync import protocol, protocol_keys
+from sync.protocol_http import sign_request
+from sync.registry import create_app, db
+from sync.registry.services import stations as station_service
+
+BATCH = 200
+PUSH, NOOP = "/api/v1/sync/push", "/api/v1/noop"
+TARGET_INGEST, TARGET_VERIFY, TARGET_P99_MS, TARGET_BACKLOG_S = 2000, 1000, 50, 120
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
+CTX = mp.get_context("fork")
+
+
+@dataclass
+class Station:
+    code: str
+    kid: str
+    raw_key: bytes  # Ed25519 private bytes: picklable, unlike the key object
+    serial: int = 0
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.raw_key)
+
+
+@dataclass
+class Phase:
+    name: str
+    requests: int
+    items: int
+    seconds: float
+    latencies: list[float]
+    statuses: Counter = field(default_factory=Counter)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _holder(i: int) -> str:
+    return SURNAMES[i % 20] + GIVEN[(i // 20) % 20] + GIVEN[(i // 400) % 20]
+
+
+def _id_number(i: int) -> str:
+    first17 = f"440305199{i % 10}{1 + i // 10 % 12:02d}{1 + i // 120 % 28:02d}{i % 1000:03d}"
+    return first17 + check_character(first17)
+
+
+def _build_batch(spec: tuple[Station, int, int, dt.date]) -> tuple[bytes, list[tuple[str, str]]]:
+    """One push body of ``count`` certificate records from ``first`` on, and (number, token)s."""
+    station, first, count, issue = spec
+    key, records, issued = station.key, [], []
+    for serial in range(first, first + count):
+        record = CertificateRecord(
+            holder_name=_holder(serial), id_type=IdType.resident_id,
+            id_number=_id_number(serial), occupation="工业机器人系统操作员",
+            occupation_code="6-31-01-10", direction="", level="四级/中级工",
+            issuer="广东省机械行业职业技能鉴定中心", issue_date=issue,
+            number=f"S000144{station.code}{issue.year % 100:02d}4{serial:06d}",
+            photo_sha256=hashlib.sha256(f"photo{serial}".encode()).hexdigest(),
+            programme_code="IRAP", programme_name="工业机器人应用编程",
+            session_code="S20261205-03", theory_score=60 + serial % 40, practical_score=88.5,
+            review_score=None, station_code=station.code, kid=station.kid,
+        )  # fmt: skip
+        token = cert_token.sign_token(
+            cert_token.claims_from_record(record), private_key=key, kid=station.kid
+        )
+        payload = {"signed_record": sign_record(record, key).to_dict(), "token": token}
+        records.append(
+            protocol.sign_record("certificate", payload, private_key=key, kid=station.kid).to_dict()
+        )
+        issued.append((record.number, token))
+    body = {"batch": str(uuid.uuid4()), "records": records}
+    return json.dumps(body, ensure_ascii=False).encode(), issued
+
+
+def build(pool, station: Station, total: int, issue: dt.date, batch: int = BATCH):
+    """``total`` records of ``station`` in bodies of ``batch``: (bodies, [(number, token)])."""
+    specs = []
+    while total > 0:
+        count = min(batch, total)
+        specs.append((station, station.serial + 1, count, issue))
+        station.serial += count
+        total -= count
+    bodies, issued = [], []
+    for body, pairs in pool.imap(_build_batch, specs):
+        bodies.append(body)
+        issued.extend(pairs)
+    return bodies, issued
+
+
+# --------------------------------------------------------------------------- HTTP clients
+
+
+def _send(host: str, port: int, method: str, path: str, body: bytes | None, headers: dict):
+    conn = http.client.HTTPConnection(host, port, timeout=300)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _signed_post(host: str, port: int, path: str, body: bytes, station: Station, key) -> tuple:
+    prepared = requests.Request(
+        "POST", f"http://{host}:{port}{path}", data=body,
+        headers={"Content-Type": "application/json"},
+    ).prepare()  # fmt: skip
+    sign_request(prepared, station_code=station.code, kid=station.kid, private_key=key)
+    return _send(host, port, "POST", path, body, dict(prepared.headers))
+
+
+def _pusher(host, port, path, station, bodies, ready, go, out) -> None:
+    """Client process: push ``bodies`` one after another (a station's sync job does the same)."""
+    key, latencies, statuses, errors = station.key, [], Counter(), []
+    ready.wait()
+    go.wait()
+    start, cpu = time.perf_counter(), time.process_time()
+    for body in bodies:
+        t = time.perf_counter()
+        status, data = _signed_post(host, port, path, body, station, key)
+        latencies.append(time.perf_counter() - t)
+        if status != 200:
+            errors.append(f"{status}: {data[:300]!r}")
+        elif path == PUSH:
+            statuses.update(r["status"] for r in json.loads(data)["results"])
+    out.put((start, time.perf_counter(), latencies, statuses, errors, time.process_time() - cpu))
+
+
+def _verifier(host, port, calls, ready, go, out) -> None:
+    """Client process: one request after another (closed loop); checks every answer."""
+    latencies, statuses, errors = [], Counter(), []
+    ready.wait()
+    go.wait()
+    start, cpu = time.perf_counter(), time.process_time()
+    for method, path, body, expect in calls:
+        t = time.perf_counter()
+        headers = {"Content-Type": "application/json"} if body else {}
+        status, data = _send(host, port, method, path, body, headers)
+        latencies.append(time.perf_counter() - t)
+        verdict = json.loads(data) if status == 200 else {}
+        found = verdict.get("summary") or {verdict.get("status", "ok"): 1}
+        statuses.update(found)
+        if status != 200 or (expect and found != {expect: 1}):
+            errors.append(f"{path}: {status} {data[:300]!r}")
+    out.put((start, time.perf_counter(), latencies, statuses, errors, time.process_time() - cpu))
+
+
+def drive(target, jobs: list[tuple], server: Server, name: str, items: int) -> Phase:
+    """Run one client process per job, released together; the phase ends with the last one."""
+    ready, go, out = CTX.Barrier(len(jobs) + 1), CTX.Event(), CTX.Queue()
+    procs = [CTX.Process(target=target, args=(*job, ready, go, out)) for job in jobs]
+    for p in procs:
+        p.start()
+    ready.wait()
+    before = server.sample()
+    go.set()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    errors = [e for r in results for e in r[4]]
+    if errors:
+        raise SystemExit(f"{name}: {len(errors)} failed requests, e.g. {errors[:3]}")
+    seconds = max(r[1] for r in results) - min(r[0] for r in results)
+    latencies = [x for r in results for x in r[2]]
+    statuses = sum((r[3] for r in results), Counter())
+    cpu = {**server.since(before), "client": sum(r[5] for r in results)}
+    return Phase(name, len(latencies), items, seconds, latencies, statuses, cpu)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _machine() -> tuple[int, int]:
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values), values[3] + values[4]  # total, idle + iowait
+
+
+class Server:
+    """gunicorn serving the registry; CPU accounting for it and its PostgreSQL backends."""
+
+    def __init__(self, instance: Path, url: str, app_name: str, workers: int):
+        self.port = _free_port()
+        self.host = "127.0.0.1"
+        self.app_name = app_name
+        self.admin = db.make_engine(url)
+        env = {**os.environ, "REGISTRY_INSTANCE": str(instance)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--timeout", "600",
+             "--bind", f"{self.host}:{self.port}", "--log-level", "warning",
+             "sync.registry:create_app()"],
+            env=env, cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if requests.get(f"{self.base}/healthz", timeout=10).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.5)
+        self.stop()
+        raise SystemExit("gunicorn did not come up within 3 minutes")
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _backends(self) -> list[int]:
+        with self.admin.connect() as conn:
+            rows = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                {"n": self.app_name},
+            )
+            return [r[0] for r in rows]
+
+    def sample(self) -> dict:
+        web = [self.proc.pid, *_children(self.proc.pid)]
+        return {
+            "web": {p: _ticks(p) for p in web},
+            "pg": {p: _ticks(p) for p in self._backends()},
+            "machine": _machine(),
+            "load": os.getloadavg()[0],
+        }
+
+    def since(self, before: dict) -> dict[str, float]:
+        after, tick = self.sample(), os.sysconf("SC_CLK_TCK")
+
+        def spent(kind: str) -> float:
+            return sum(t - before[kind].get(p, 0) for p, t in after[kind].items()) / tick
+
+        total = after["machine"][0] - before["machine"][0]
+        idle = after["machine"][1] - before["machine"][1]
+        return {
+            "web": spent("web"), "pg": spent("pg"), "busy": 100 * (total - idle) / max(total, 1),
+            "load": max(before["load"], after["load"]),
+        }  # fmt: skip
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- setup and checks
+
+
+def init_instance(instance: Path, url: str) -> None:
+    """``registry init`` in-process, then the benchmark's settings in the instance config."""
+    app = create_app({"DATABASE_URL": url}, instance_path=str(instance))
+    result = app.test_cli_runner().invoke(args=["init"])
+    if result.exit_code:
+        raise SystemExit(f"registry init failed: {result.output}")
+    app.extensions["registry_engine"].dispose()
+    with (instance / "config.py").open("a", encoding="utf-8") as fh:
+        fh.write(f"DATABASE_URL = {url!r}\nRATELIMIT_ENABLED = False\n")
+        fh.write("REGISTRY_NOOP_ENDPOINT = True\n")
+
+
+def enroll(server: Server, instance: Path, url: str, code: str, today: dt.date) -> Station:
+    """Record the station (the operator's step), then enroll it over HTTP with a new key."""
+    app = create_app({"DATABASE_URL": url}, instance_path=str(instance))
+    with app.app_context(), db.transaction() as session:
+        _, token = station_service.add_station(
+            session, code=code, name=f"考核站 {code}", city="深圳市", actor="bench"
+        )
+    app.extensions["registry_engine"].dispose()
+    key = key_tools.generate()
+    kid = key_tools.key_id(key.public_key(), "st-")
+    body = {
+        "token": token, "station_code": code, "station_name": f"考核站 {code}",
+        "keys": [{"kid": kid, "public_key": key_tools.public_pem(key.public_key()),
+                  "valid_from": (today - dt.timedelta(days=60)).isoformat(),
+                  "valid_until": None}],
+        "proof": protocol_keys.make_enrollment_proof(key, token=token, station_code=code),
+    }  # fmt: skip
+    response = requests.post(f"{server.base}/api/v1/enroll", json=body, timeout=60)
+    if response.status_code != 200:
+        raise SystemExit(f"enrollment of {code} failed: {response.text}")
+    raw = key.private_bytes_raw()
+    return Station(code, kid, raw)
+
+
+def check_stored(url: str, instance: Path, numbers: set[str]) -> str:
+    """Every certificate stored exactly once (rows, leaves, sync records); the log verifies."""
+    engine = db.make_engine(url)
+    with engine.connect() as conn:
+        stored = [r[0] for r in conn.execute(text("SELECT number FROM certificate"))]
+        leaves = conn.execute(
+            text("SELECT count(*), count(DISTINCT number) FROM log_leaf WHERE kind='certificate'")
+        ).one()
+        records = conn.execute(text("SELECT count(*) FROM sync_record")).scalar_one()
+    engine.dispose()
+    problems = []
+    if len(stored) != len(set(stored)) or set(stored) != numbers:
+        problems.append(f"certificate rows: {len(stored)} for {len(numbers)} pushed")
+    if tuple(leaves) != (len(numbers), len(numbers)):
+        problems.append(f"log leaves (all, distinct): {tuple(leaves)} for {len(numbers)}")
+    if records != len(numbers):
+        problems.append(f"sync records: {records} for {len(numbers)}")
+    verify = subprocess.run(
+        [sys.executable, "-c", "from sync.registry.cli import main; main()", "log", "verify"],
+        env={**os.environ, "REGISTRY_INSTANCE": str(instance)}, capture_output=True, text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    if verify.returncode:
+        problems.append(f"registry log verify: {verify.stdout} {verify.stderr}")
+    if problems:
+        raise SystemExit("stored state is wrong:\n  " + "\n  ".join(problems))
+    return " / ".join(verify.stdout.strip().splitlines())
+
+
+def verification_calls(server: Server, issued: list[tuple[str, str]], n: int) -> tuple:
+    """The verification requests to make (the best endpoint present) and a label for it."""
+    number, token = issued[0]
+    probe = requests.post(f"{server.base}/api/v1/verify", json={"items": [token]}, timeout=30)
+    pick = [issued[(i * 7919) % len(issued)] for i in range(n)]
+    if probe.status_code == 200:
+        calls = [
+            ("POST", "/api/v1/verify", json.dumps({"items": [t]}).encode(), "valid")
+            for _, t in pick
+        ]
+        return calls, "POST /api/v1/verify (1 token)"
+    probe = requests.get(f"{server.base}/api/v1/certificates/{number}", timeout=30)
+    if probe.status_code == 200:
+        return [("GET", f"/api/v1/certificates/{n}", None, "valid") for n, _ in pick], (
+            "GET /api/v1/certificates/<n>"
+        )
+    return [("GET", f"/api/v1/log/proof?number={n}", None, None) for n, _ in pick], (
+        "GET /api/v1/log/proof (no public API yet)"
+    )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _split(items: list, parts: int) -> list[list]:
+    return [items[i::parts] for i in range(parts)]
+
+
+def _row(p: Phase, base: Phase | None, unit: str) -> str:
+    ratio = f"{p.rate / base.rate:6.3f}" if base else "     -"
+    web, pg, client = (p.cpu[k] / p.items * 1000 for k in ("web", "pg", "client"))
+    return (
+        f"{p.name:<34}{p.requests:>7}{p.items:>8}{p.seconds:>8.2f}{p.rate:>9.0f} {unit:<6}"
+        f"{p.pct(0.5):>7.1f}{p.pct(0.99):>8.1f} {ratio:>7}{web:>8.2f}{pg:>7.2f}{client:>8.2f}"
+        f"{p.cpu['busy']:>6.0f}%{p.cpu['load']:>6.1f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small run: 2,000 / 2,000 / 5,000")
+    ap.add_argument("--certs", type=int, default=20_000, help="certificates in the ingest phase")
+    ap.add_argument("--clients", type=int, default=4, help="client processes pushing at once")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (as `registry run`)")
+    ap.add_argument("--verify-requests", type=int, default=10_000)
+    ap.add_argument("--verify-clients", type=int, default=8)
+    ap.add_argument("--backlog", type=int, default=100_000)
+    ap.add_argument("--backlog-stations", type=int, default=2, help="stations sharing it")
+    ap.add_argument("--database-url", default=os.environ.get(
+        "REGISTRY_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.certs, args.verify_requests, args.backlog = 2_000, 2_000, 5_000
+
+    tag = uuid.uuid4().hex[:10]
+    schema, app_name = f"bench_{tag}", f"skillcert-bench-{tag}"
+    sep = "&" if "?" in args.database_url else "?"
+    url = f"{args.database_url}{sep}options=-csearch_path%3D{schema}&application_name={app_name}"
+    admin = db.make_engine(args.database_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    server = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
+            instance = Path(tmp) / "instance"
+            init_instance(instance, url)
+            server = Server(instance, url, app_name, args.workers)
+            today = dt.datetime.now(SHANGHAI).date()
+            codes = [f"4403{i:02d}" for i in range(1 + args.backlog_stations)]
+            stations = [enroll(server, instance, url, c, today) for c in codes]
+            print(f"registry on {server.base} ({args.workers} gunicorn workers), schema {schema};"
+                  f" building {args.certs + args.backlog:,} signed records …", flush=True)  # fmt: skip
+            started = time.perf_counter()
+            with CTX.Pool(os.cpu_count() or 2) as pool:
+                warm, warm_issued = build(pool, stations[0], 4 * args.workers * 10, today, 10)
+                bodies, issued = build(pool, stations[0], args.certs, today)
+                per_station = args.backlog // args.backlog_stations
+                backlog = [build(pool, s, per_station, today) for s in stations[1:]]
+            print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
+            numbers = {n for n, _ in warm_issued + issued + [p for b in backlog for p in b[1]]}
+
+            h, p = server.host, server.port
+            jobs = [(h, p, PUSH, stations[0], chunk) for chunk in _split(warm, 4 * args.workers)]
+            drive(_pusher, jobs, server, "warm-up", len(warm_issued))
+            phases: list[tuple[Phase, Phase | None, str]] = []
+            noop_jobs = [(h, p, NOOP, stations[0], c) for c in _split(bodies, args.clients)]
+            noop = drive(_pusher, noop_jobs, server, "ingest: no-op (same bodies)", args.certs)
+            push_jobs = [(h, p, PUSH, stations[0], c) for c in _split(bodies, args.clients)]
+            push = drive(_pusher, push_jobs, server, "ingest: POST sync/push", args.certs)
+            if push.statuses != Counter(accepted=args.certs):
+                raise SystemExit(f"ingest: expected all accepted, got {dict(push.statuses)}")
+            phases += [(noop, None, "cert"), (push, noop, "cert")]
+            again = drive(_pusher, [(h, p, PUSH, stations[0], bodies[:1])], server, "again", 0)
+            if again.statuses != Counter(duplicate=len(json.loads(bodies[0])["records"])):
+                raise SystemExit(f"a batch pushed again: {dict(again.statuses)}")
+
+            calls, label = verification_calls(server, issued, args.verify_requests)
+            noop_calls = [(m, NOOP, b, None) for m, _, b, _ in calls]
+            n = args.verify_requests
+            vnoop = drive(_verifier, [(h, p, c) for c in _split(noop_calls, args.verify_clients)],
+                          server, f"verify: no-op ({calls[0][0]})", n)  # fmt: skip
+            verify = drive(_verifier, [(h, p, c) for c in _split(calls, args.verify_clients)],
+                           server, f"verify: {label}", n)  # fmt: skip
+            phases += [(vnoop, None, "req"), (verify, vnoop, "req")]
+
+            jobs = [(h, p, PUSH, s, b[0]) for s, b in zip(stations[1:], backlog, strict=True)]
+            drain = drive(_pusher, jobs, server, f"backlog: {len(jobs)} stations, sequential",
+                          sum(len(b[1]) for b in backlog))  # fmt: skip
+            phases.append((drain, None, "cert"))
+            server.stop()
+            server = None
+            checked = check_stored(url, instance, numbers)
+    finally:
+        if server is not None:
+            server.stop()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    print()
+    print(f"{'phase':<34}{'reqs':>7}{'items':>8}{'secs':>8}{'rate':>9} {'/s':<6}{'p50ms':>7}"
+          f"{'p99ms':>8} {'×no-op':>7}{'web ms':>8}{'pg ms':>7}{'client':>8}{'busy':>7}"
+          f"{'load':>6}")  # fmt: skip
+    for phase, base, unit in phases:
+        print(_row(phase, base, unit))
+    print("(web / pg / client: CPU ms per item spent by gunicorn / its PostgreSQL backends / the"
+          " load-generating clients on the same machine; busy: all CPUs of the machine during the"
+          " phase; load: 1-minute load average; ×no-op: rate / the no-op's rate)")  # fmt: skip
+    print(f"\nstored: {len(numbers):,} certificates, each exactly once; {checked}")
+    print(
+        f"targets: ingest {push.rate:,.0f}/s (>= {TARGET_INGEST:,}); verify {verify.rate:,.0f}/s "
+        f"(>= {TARGET_VERIFY:,}) p99 {verify.pct(0.99):.1f} ms (< {TARGET_P99_MS}); backlog of "
+        f"{drain.items:,} drained in {drain.seconds:.0f} s "
+        f"(100,000 in < {TARGET_BACKLOG_S} s: {100_000 / drain.rate:.0f} s at this rate)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
