@@ -444,16 +444,25 @@ def _row(p: Phase, base: Phase | None, unit: str) -> str:
     )
 
 
+def _count(text: str) -> int:
+    value = int(text.replace("_", "").replace(",", ""))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small run: 2,000 / 2,000 / 5,000")
-    ap.add_argument("--certs", type=int, default=20_000, help="certificates in the ingest phase")
-    ap.add_argument("--clients", type=int, default=4, help="client processes pushing at once")
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (as `registry run`)")
-    ap.add_argument("--verify-requests", type=int, default=10_000)
-    ap.add_argument("--verify-clients", type=int, default=8)
-    ap.add_argument("--backlog", type=int, default=100_000)
-    ap.add_argument("--backlog-stations", type=int, default=2, help="stations sharing it")
+    ap.add_argument("--certs", type=_count, default=20_000, help="certificates in the ingest phase")
+    ap.add_argument("--clients", type=_count, default=4, help="client processes pushing at once")
+    ap.add_argument(
+        "--workers", type=_count, default=2, help="gunicorn workers (as `registry run`)"
+    )
+    ap.add_argument("--verify-requests", type=_count, default=10_000)
+    ap.add_argument("--verify-clients", type=_count, default=8)
+    ap.add_argument("--backlog", type=_count, default=100_000)
+    ap.add_argument("--backlog-stations", type=_count, default=2, help="stations sharing it")
     ap.add_argument("--database-url", default=os.environ.get(
         "REGISTRY_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
     args = ap.parse_args(argv)
