@@ -35,3 +35,22 @@ def registry_app(registry_url, tmp_path):
                      instance_path=str(tmp_path / "registry-instance"))  # fmt: skip
     yield app
     app.extensions["registry_engine"].dispose()
+
+
+@pytest.fixture
+def app(registry_app):
+    """The registry initialised (root key, secrets) as `registry init` leaves it."""
+    from tests.sync.registry_helpers import init_registry
+
+    init_registry(registry_app)
+    return registry_app
+
+
+@pytest.fixture
+def station(app):
+    """Station 440301, enrolled with its one-time token."""
+    from tests.sync.registry_helpers import StationSim
+
+    sim = StationSim(app, "440301")
+    sim.enroll()
+    return sim

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from sqlmodel import select
 
 from certs import keys as key_tools
 from sync.registry import db
 from sync.registry.models import RequestNonce, SyncRecord
 from sync.registry.services import auth
-from tests.sync.registry_helpers import StationSim, add_station, init_registry
-
-
-@pytest.fixture
-def app(registry_app):
-    init_registry(registry_app)
-    return registry_app
-
-
-@pytest.fixture
-def station(app):
-    sim = StationSim(app, "440301")
-    sim.enroll()
-    return sim
+from tests.sync.registry_helpers import StationSim, add_station
 
 
 def error(response) -> str:

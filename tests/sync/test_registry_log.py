@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import base64
 
-import pytest
 from sqlalchemy import update
 
 from certs import keys as key_tools
 from sync import merkle
 from sync.registry import db
 from sync.registry.models import Certificate, LogLeaf, LogNode, TreeHeadRow
-from tests.sync.registry_helpers import StationSim, init_registry, results
-
-
-@pytest.fixture
-def app(registry_app):
-    init_registry(registry_app)
-    return registry_app
-
-
-@pytest.fixture
-def station(app):
-    sim = StationSim(app, "440301")
-    sim.enroll()
-    return sim
+from tests.sync.registry_helpers import results
 
 
 def root_key(app):

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import json
 
-import pytest
 from sqlalchemy import select as sa_select
 from sqlmodel import select
 
@@ -21,20 +20,7 @@ from sync.registry import keys as root_keys
 from sync.registry.models import Certificate, ResultSummary, SyncRecord
 from sync.registry.models_common import RegistryModel
 from sync.registry.services import push_checks, records
-from tests.sync.registry_helpers import StationSim, id_number, init_registry, results
-
-
-@pytest.fixture
-def app(registry_app):
-    init_registry(registry_app)
-    return registry_app
-
-
-@pytest.fixture
-def station(app):
-    sim = StationSim(app, "440301")
-    sim.enroll()
-    return sim
+from tests.sync.registry_helpers import StationSim, id_number, results
 
 
 def root_public(app):

@@ -16,20 +16,7 @@ from sync.registry import keys as root_keys
 from sync.registry.models import LogLeaf, Revocation, StationKeyRow
 from sync.registry.services import records, revocations
 from sync.registry.services.errors import NotFound, RevocationError
-from tests.sync.registry_helpers import StationSim, init_registry, results
-
-
-@pytest.fixture
-def app(registry_app):
-    init_registry(registry_app)
-    return registry_app
-
-
-@pytest.fixture
-def station(app):
-    sim = StationSim(app, "440301")
-    sim.enroll()
-    return sim
+from tests.sync.registry_helpers import StationSim, results
 
 
 def signed_trust(app):
