@@ -27,7 +27,7 @@ from station.services import banks, sync_state
 from station.services import keys as station_keys
 from station.services.errors import DomainError
 from sync.client_http import RegistryClient, RegistryRefused, TransportError, backoff_delay
-from sync.client_station import KeyRing, StationContext, client_for
+from sync.client_station import KeyRing, StationContext, client_for, hold_reason
 from sync.protocol import ProtocolError
 from sync.protocol_messages import FEED_DEFAULT_LIMIT, parse_feed_response
 
@@ -60,12 +60,10 @@ def pull(ctx: StationContext, *, force: bool = False, max_pages: int = 1000,
     when = now or utcnow()
     with station_db.transaction(ctx.engine, write=False) as s:
         state = sync_state.peek(s)
-        if not sync_state.is_enrolled(state):
-            report.skipped = "not enrolled"
-            return report
-        until = state.pull_backoff_until  # type: ignore[union-attr]
-        if not force and until is not None and until > when:
-            report.skipped, report.retry_at = f"backing off until {until.isoformat()}", until
+        until = state.pull_backoff_until if state is not None else None
+        if held := hold_reason(state, until, when, force=force):
+            report.skipped = held
+            report.retry_at = until if sync_state.is_enrolled(state) else None
             return report
         ring = KeyRing(station_keys.all_keys(s), ctx.passphrase)
     client: RegistryClient | None = None

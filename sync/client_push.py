@@ -32,7 +32,7 @@ from station.services import sync_state
 from station.services.errors import DomainError
 from sync import merkle, outbox, protocol
 from sync.client_http import RegistryClient, RegistryRefused, TransportError, backoff_delay
-from sync.client_station import KeyRing, StationContext, client_for
+from sync.client_station import KeyRing, StationContext, client_for, hold_reason
 from sync.protocol import ProtocolError
 from sync.protocol_messages import (
     MAX_BATCH_RECORDS,
@@ -89,13 +89,10 @@ def push(ctx: StationContext, *, force: bool = False, max_batches: int = 10_000,
             when = now or utcnow()
             with station_db.transaction(ctx.engine, write=False) as s:
                 state = sync_state.peek(s)
-                if not sync_state.is_enrolled(state):
-                    report.skipped = "not enrolled"
-                    return report
-                until = state.push_backoff_until  # type: ignore[union-attr]
-                if not force and until is not None and until > when:
-                    report.skipped = f"backing off until {until.isoformat()}"
-                    report.retry_at = until
+                until = state.push_backoff_until if state is not None else None
+                if held := hold_reason(state, until, when, force=force):
+                    report.skipped = held
+                    report.retry_at = until if sync_state.is_enrolled(state) else None
                     return report
                 rows = outbox.pending_batch(s)
                 ring = KeyRing(station_keys.all_keys(s), ctx.passphrase)

@@ -120,3 +120,16 @@ def client_for(ctx: StationContext, state: SyncState, ring: KeyRing,
                           private_key=ring.private(key.kid),
                           offset=dt.timedelta(seconds=state.clock_offset or 0),
                           timeout=ctx.timeout, http=http)  # fmt: skip
+
+
+def hold_reason(state: SyncState | None, until: dt.datetime | None, when: dt.datetime, *,
+                force: bool) -> str | None:  # fmt: skip
+    """Why a push or pull should not run now (not enrolled, or its backoff is running), or None.
+    ``force`` (an operator's `station sync now`) ignores the backoff."""
+    from station.services import sync_state
+
+    if not sync_state.is_enrolled(state):
+        return "not enrolled"
+    if not force and until is not None and until > when:
+        return f"backing off until {until.isoformat()}"
+    return None

@@ -57,3 +57,15 @@ def render_one(db: Session, cert: Certificate, settings: Settings, *, instance: 
     programme = db.get(Programme, session.programme_id)
     return render_certificate(to_print(db, cert, settings),
                               template_dir=template_dir(instance, programme.code))  # fmt: skip
+
+
+def pdf_for(db: Session, cert: Certificate, settings: Settings, *, instance: Path) -> bytes:
+    """The certificate's PDF: the file its session's print run made, else rendered now (the same
+    bytes either way)."""
+    from station.services import print_jobs
+
+    session = db.get(ExamSession, cert.session_id)
+    path = print_jobs.single_path(instance, session.code, cert.number)
+    if path.exists():
+        return path.read_bytes()
+    return render_one(db, cert, settings, instance=instance)

@@ -225,8 +225,7 @@ def sign_off(db: Session, *, actor: str, session_code: str, note: str = "") -> R
     result; a second sign-off is refused."""
     session = get_session(db, session_code)
     user = db.exec(select(StaffUser).where(StaffUser.username == actor)).first()
-    if signoff(db, session):
-        done = signoff(db, session)
+    if done := signoff(db, session):
         raise GradingError(f"场次 {session.code} 的成绩已于 {done.signed_at:%Y-%m-%d %H:%M} UTC "
                            f"由 {done.signed_by} 签字确认，不能再次签字")  # fmt: skip
     if user is None or not any(a.role == AssignmentRole.SUPERVISOR and u.id == user.id

@@ -18,6 +18,7 @@ import hmac
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
@@ -29,9 +30,8 @@ from station import db
 from station.models import Certificate
 from station.models.grading import Result
 from station.models.scheduling import Candidate, ExamSession, Programme
-from station.services import certificates, results
+from station.services import certificate_prints, certificates, results
 from station.services.errors import DomainError
-from station.views.console.certificates import pdf_for
 from station.views.console.common import PDF, download
 
 bp = Blueprint("results", __name__, url_prefix="/results")
@@ -160,7 +160,8 @@ def certificate(ref: str):
         abort(404)
     s = db.get_session()
     cert = certificates.get_certificate(s, number)
-    pdf = pdf_for(s, cert)
+    settings = certificates.Settings.from_config(current_app.config)
+    pdf = certificate_prints.pdf_for(s, cert, settings, instance=Path(current_app.instance_path))
     response = download(pdf, f"{cert.number}.pdf", PDF, inline=True)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -155,3 +155,27 @@ def publish(app, client) -> tuple[list, list[float]]:
     run(app, results.sign_off, actor="sup", session_code=SESSION, note="核对无误")
     run(app, lifecycle.transition, actor="sup", session_code=SESSION, to="published")
     return people, expected
+
+
+def issue_certificates(app):
+    """Issue G1's certificates as the admin would, with the instance's key passphrase."""
+    from station.services import certificates
+
+    settings = certificates.Settings.from_config(app.config)
+    return run(app, certificates.issue_session, actor="admin", session_code=SESSION,
+               passphrase=app.config["KEY_PASSPHRASE"], settings=settings)  # fmt: skip
+
+
+def an_item_answered_right(app, number: str) -> tuple[str, str]:
+    """(item uid, response) of the first item (by uid) the candidate answered — for candidate
+    1 of sit_all, who got everything right, correcting that item's key makes them wrong on it."""
+    from sqlmodel import select
+
+    from station.models import Answer, Attempt
+
+    with app.app_context(), db.transaction() as s:
+        c = roster.get_candidate(s, number)
+        attempt = s.exec(select(Attempt).where(Attempt.candidate_id == c.id)).one()
+        answer = s.exec(select(Answer).where(Answer.attempt_id == attempt.id)
+                        .order_by(Answer.item_uid)).first()  # fmt: skip
+        return answer.item_uid, answer.response

@@ -16,7 +16,7 @@ from station.services import appeals, certificates, keys, lifecycle, results
 from station.services.certificates import Settings
 from station.services.errors import DomainError
 from station.services.verification import check_token
-from tests.station.grading import SESSION, publish, run, schedule
+from tests.station.grading import SESSION, issue_certificates, publish, run, schedule
 
 
 @pytest.fixture
@@ -29,15 +29,10 @@ def published(app, client, exam_site):
     return publish(app, client)
 
 
-def issue(app, settings):
-    return run(app, certificates.issue_session, actor="admin", session_code=SESSION,
-               passphrase=app.config["KEY_PASSPHRASE"], settings=settings)  # fmt: skip
-
-
 def test_only_passing_candidates_of_a_signed_off_session_get_certificates(app, published,
                                                                            settings):  # fmt: skip
     people, expected = published
-    issued = issue(app, settings)
+    issued = issue_certificates(app)
     passing = [p[0] for p, t in zip(people, expected, strict=False) if t >= 60]
     with app.app_context(), db.transaction() as s:
         from station.models import Candidate
@@ -57,13 +52,13 @@ def test_only_passing_candidates_of_a_signed_off_session_get_certificates(app, p
             assert rec.id_number not in cert.token
     serials = sorted(numbers.parse_number(c.number).serial for c in issued)
     assert serials == list(range(1, len(issued) + 1))
-    assert issue(app, settings) == []  # nothing is issued twice
+    assert issue_certificates(app) == []  # nothing is issued twice
 
 
 def test_no_certificates_before_sign_off(app, client, exam_site, settings):
     schedule(app)
     with pytest.raises(DomainError, match="签字确认并发布后"):
-        issue(app, settings)
+        issue_certificates(app)
 
 
 def test_numbers_have_no_gaps_after_rollback_and_no_duplicates_under_concurrency(app, settings):
@@ -108,7 +103,7 @@ def test_numbers_have_no_gaps_after_rollback_and_no_duplicates_under_concurrency
 
 def test_rotation_old_certificates_still_verify_new_ones_use_the_new_key(app, published, settings):
     people, _ = published
-    first = issue(app, settings)
+    first = issue_certificates(app)
     with app.app_context(), db.transaction() as s:
         old, new = keys.rotate(s, actor="admin", passphrase=app.config["KEY_PASSPHRASE"])
     # an appeal makes candidate 4 (no answers) pass; the certificate now comes from the new key
@@ -116,7 +111,7 @@ def test_rotation_old_certificates_still_verify_new_ones_use_the_new_key(app, pu
                  statement="复核")  # fmt: skip
     run(app, appeals.resolve, actor="sup", appeal_id=appeal.id, upheld=True, reason="复核改分",
         score=75)  # fmt: skip
-    second = issue(app, settings)
+    second = issue_certificates(app)
     assert [c.kid for c in first] == [old.kid] * len(first) and [c.kid for c in second] == [new.kid]
     with app.app_context(), db.transaction() as s:
         for cert in first + second:
@@ -125,7 +120,7 @@ def test_rotation_old_certificates_still_verify_new_ones_use_the_new_key(app, pu
 
 
 def test_revocation_is_honoured_offline(app, published, settings, runner):
-    cert = issue(app, settings)[0]
+    cert = issue_certificates(app)[0]
     assert runner.invoke(args=["certs", "verify", cert.token]).exit_code == 0
     with pytest.raises(DomainError, match="须填写原因"):
         run(app, certificates.revoke, actor="admin", number=cert.number, reason=" ")
@@ -142,7 +137,7 @@ def test_revocation_is_honoured_offline(app, published, settings, runner):
 
 
 def test_a_tampered_token_fails(app, published, settings, runner):
-    cert = issue(app, settings)[0]
+    cert = issue_certificates(app)[0]
     flipped = cert.token[:40] + ("A" if cert.token[40] != "A" else "B") + cert.token[41:]
     out = runner.invoke(args=["certs", "verify", flipped, "--json"])
     assert out.exit_code == 1
@@ -168,7 +163,7 @@ def test_issue_writes_pdfs_whose_qr_verifies_and_reprints_are_identical(app, pub
 
 
 def test_vc_export_verifies(app, published, settings, runner):
-    cert = issue(app, settings)[0]
+    cert = issue_certificates(app)[0]
     out = runner.invoke(args=["certs", "vc", cert.number])
     assert out.exit_code == 0, out.output
     document = json.loads(out.output)
@@ -179,7 +174,7 @@ def test_vc_export_verifies(app, published, settings, runner):
 
 
 def test_results_stay_after_certification(app, published, settings):
-    issue(app, settings)
+    issue_certificates(app)
     with app.app_context(), db.transaction() as s:
         assert results.signoff(s, lifecycle.get_session(s, SESSION)) is not None
         assert cert_token.FORMAT_VERSION == 1

@@ -16,6 +16,7 @@ from tests.station.grading import (
     PANEL,
     SESSION,
     TASK,
+    an_item_answered_right,
     answer_keys,
     close_theory,
     mark,
@@ -216,24 +217,11 @@ def test_pass_rule_and_sign_off_lock_the_results(app, theory_done):
     run(app, lifecycle.transition, actor="sup", session_code=SESSION, to="published")
 
 
-def _corrected_item(app, people):
-    """An item candidate 0 answered right: correcting its key makes them wrong on it."""
-    from station.models import Answer, Attempt
-    from station.services import roster
-
-    with app.app_context(), db.transaction() as s:
-        c = roster.get_candidate(s, people[0][0])
-        attempt = s.exec(select(Attempt).where(Attempt.candidate_id == c.id)).one()
-        answer = s.exec(select(Answer).where(Answer.attempt_id == attempt.id)
-                        .order_by(Answer.item_uid)).first()  # fmt: skip
-        return answer.item_uid, answer.response
-
-
 def test_regrade_dry_run_then_apply_as_a_new_version(app, theory_done):
     people, expected = theory_done
     _to_review(app, people)
     run(app, results.sign_off, actor="sup", session_code=SESSION)
-    uid, right = _corrected_item(app, people)
+    uid, right = an_item_answered_right(app, people[0][0])
     keys = answer_keys(app)
     assert "".join(keys[uid]) == right
     new_key = "T" if right == "F" else "F" if right == "T" else ("B" if right != "B" else "A")

@@ -19,7 +19,16 @@ from station.models import Programme, Result
 from station.models.grading import Appeal, PracticalMark, ResultSignoff
 from station.services import lifecycle, practical, results, roster
 from tests.station.conftest import PASSWORD
-from tests.station.grading import SESSION, TASK, answer_keys, close_theory, schedule, sit, wrong
+from tests.station.grading import (
+    SESSION,
+    TASK,
+    an_item_answered_right,
+    answer_keys,
+    close_theory,
+    schedule,
+    sit,
+    wrong,
+)
 
 CRITERIA = {"T1-01": 10, "T1-02": 10, "T1-03": 20, "T1-04": 15, "T1-05": 15, "T1-06": 15,
             "T1-07": 5, "T1-08": 10}  # fmt: skip
@@ -313,20 +322,9 @@ def test_a_formula_like_name_stays_text_in_the_sheet(app, people):
 # --- regrade and appeals ------------------------------------------------------------------------
 
 
-def _an_item_candidate_0_got_right(app, people):
-    from station.models import Answer, Attempt
-
-    with app.app_context(), db.transaction() as s:
-        c = roster.get_candidate(s, people[0][0])
-        attempt = s.exec(select(Attempt).where(Attempt.candidate_id == c.id)).one()
-        answer = s.exec(select(Answer).where(Answer.attempt_id == attempt.id)
-                        .order_by(Answer.item_uid)).first()  # fmt: skip
-        return answer.item_uid, answer.response
-
-
 def test_regrade_dry_run_then_apply_with_history(app, people):
     _signed_and_published(app, people)
-    uid, right = _an_item_candidate_0_got_right(app, people)
+    uid, right = an_item_answered_right(app, people[0][0])
     new_key = "T" if right == "F" else "F" if right == "T" else ("B" if right != "B" else "A")
     chief = login(app, "chief")
     r = chief.post(f"{BASE}/regrade/key", data={"item_uid": uid, "answer": new_key, "reason": ""})

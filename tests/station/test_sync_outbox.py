@@ -20,7 +20,7 @@ from station.services import appeals, certificates, keys
 from station.services.certificates import CertificateError, Settings, local_date
 from sync import outbox, protocol
 from sync.protocol_keys import verify_key_endorsement
-from tests.station.grading import SESSION, publish, run
+from tests.station.grading import SESSION, issue_certificates, publish, run
 from tests.station.test_sync_support import outbox_rows
 
 
@@ -32,11 +32,6 @@ def settings(app):
 @pytest.fixture
 def published(app, client, exam_site):
     return publish(app, client)
-
-
-def issue(app, settings):
-    return run(app, certificates.issue_session, actor="admin", session_code=SESSION,
-               passphrase=app.config["KEY_PASSPHRASE"], settings=settings)  # fmt: skip
 
 
 def test_sign_off_queues_the_result_summary_and_the_session_report(app, published):
@@ -54,7 +49,7 @@ def test_sign_off_queues_the_result_summary_and_the_session_report(app, publishe
 
 
 def test_each_certificate_is_queued_with_its_signed_record_and_token(app, published, settings):
-    issued = issue(app, settings)
+    issued = issue_certificates(app)
     rows = outbox_rows(app, "certificate")
     assert [r.subject for r in rows] == [f"certificate:{c.number}" for c in issued]
     for cert, row in zip(issued, rows, strict=True):
@@ -80,7 +75,7 @@ def test_a_failing_issue_writes_no_outbox_row(app, published, settings):
                        "i": last.id})  # fmt: skip
     before = len(outbox_rows(app))
     with pytest.raises(CertificateError, match="无法发证"):
-        issue(app, settings)
+        issue_certificates(app)
     assert len(outbox_rows(app)) == before
     # And a transaction that fails after a successful issue takes its outbox rows along.
     with app.app_context(), db.transaction() as s:
@@ -98,7 +93,7 @@ def test_a_failing_issue_writes_no_outbox_row(app, published, settings):
 
 
 def test_a_revocation_request_is_queued_with_the_revocation(app, published, settings):
-    cert = issue(app, settings)[0]
+    cert = issue_certificates(app)[0]
     row = run(app, certificates.revoke, actor="admin", number=cert.number, reason="证件造假")
     [queued] = outbox_rows(app, "revocation_request")
     assert queued.payload == {"number": cert.number, "reason": "证件造假",

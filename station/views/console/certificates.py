@@ -84,16 +84,8 @@ def certificate_pdf(number: str):
         cert = certificates.get_certificate(s, number)
     except NotFound as exc:
         abort(404, exc.message)
-    return download(pdf_for(s, cert), f"{cert.number}.pdf", PDF, inline=True)
-
-
-def pdf_for(s, cert) -> bytes:
-    """The printed file if the session's print run made it, else rendered now (same bytes)."""
-    session = s.get(ExamSession, cert.session_id)
-    path = print_jobs.single_path(_instance(), session.code, cert.number)
-    if path.exists():
-        return path.read_bytes()
-    return certificate_prints.render_one(s, cert, _settings(), instance=_instance())
+    pdf = certificate_prints.pdf_for(s, cert, _settings(), instance=_instance())
+    return download(pdf, f"{cert.number}.pdf", PDF, inline=True)
 
 
 @roles_required(Role.ADMIN)
