@@ -73,9 +73,22 @@ def init_command() -> None:
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-def run_command(host: str, port: int, workers: int) -> None:
-    """Serve the registry with gunicorn (several stateless workers)."""
+@click.option("--workers", default=2, show_default=True, type=int, help="processes (≈ cores)")
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=int,
+    help="threads per worker; above 1 connections are kept open between requests",
+)
+def run_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the registry with gunicorn (several stateless workers).
+
+    With ``--threads`` above 1 the workers are gunicorn's threaded ones: a slow client holds
+    one thread, not a whole worker, and employers' systems can keep a connection open for many
+    requests (HTTP keep-alive, 5 s idle). ``--threads 1`` gives plain sync workers, for behind
+    a buffering proxy.
+    """
     from gunicorn.app.base import BaseApplication
 
     if db.current_revision(db.engine()) is None:
@@ -89,6 +102,8 @@ def run_command(host: str, port: int, workers: int) -> None:
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("keepalive", 5)
 
         def load(self):
             return app

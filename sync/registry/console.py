@@ -44,9 +44,9 @@ from sync.registry.models import (
     Station,
     SyncRecord,
 )
-from sync.registry.public_api import recorded_by_number
 from sync.registry.services import revocations, stations
 from sync.registry.services.errors import RegistryError
+from sync.registry.services.records import recorded_by_number
 
 bp = Blueprint("registry_console", __name__, url_prefix="/console")
 

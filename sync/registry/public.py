@@ -119,9 +119,7 @@ def _verdict_page(verdict: Verdict, *, holder: bool | None = None,
 @bp.get("/v/<token>", strict_slashes=False)
 @bp.get("/V/<token>", strict_slashes=False)
 def verify_page(token: str):
-    with db.transaction() as session:
-        verdict = verify_one(session, token, cache=trust_cache())
-    return _verdict_page(verdict)
+    return _verdict_page(verify_one(token, cache=trust_cache()))
 
 
 @bp.post("/v/<token>", strict_slashes=False)
@@ -129,17 +127,16 @@ def verify_page(token: str):
 def confirm_holder_page(token: str):
     """Confirm the holder: match or no match, nothing else (the page never echoes the number)."""
     holder, error = None, None
-    with db.transaction() as session:
-        verdict = verify_one(session, token, cache=trust_cache())
-        try:
-            id_number = check_id_number(request.form.get("id_number"), _("ID number"))
-            if verdict.recorded is None:
-                raise InvalidInput(_("Only a certificate recorded by the registry can be "
-                                     "checked against an ID number."))  # fmt: skip
-            holder = confirm_holder(verdict.recorded.certificate, id_number=id_number,
-                                    secret=id_hash_secret())  # fmt: skip
-        except InvalidInput as exc:
-            error = exc.message
+    verdict = verify_one(token, cache=trust_cache())
+    try:
+        id_number = check_id_number(request.form.get("id_number"), _("ID number"))
+        if verdict.recorded is None:
+            raise InvalidInput(_("Only a certificate recorded by the registry can be "
+                                 "checked against an ID number."))  # fmt: skip
+        holder = confirm_holder(verdict.recorded.certificate, id_number=id_number,
+                                secret=id_hash_secret())  # fmt: skip
+    except InvalidInput as exc:
+        error = exc.message
     return _verdict_page(verdict, holder=holder, holder_error=error), 400 if error else 200
 
 
@@ -150,9 +147,7 @@ def check():
     token = cert_token.extract_token(text)
     if token:
         return redirect(f"/V/{token}", code=303)
-    with db.transaction() as session:
-        verdict = verify_one(session, text, cache=trust_cache())
-    return _verdict_page(verdict)
+    return _verdict_page(verify_one(text, cache=trust_cache()))
 
 
 # --------------------------------------------------------------------------- candidates
@@ -281,8 +276,7 @@ def bulk_post():
         inputs = _bulk_inputs()
     except InvalidInput as exc:
         return render_template("registry/bulk.html", verdicts=None, error=exc.message), 400
-    with db.transaction() as session:
-        verdicts = verify_inputs(session, inputs, cache=trust_cache())
+    verdicts = verify_inputs(inputs, cache=trust_cache())
     if request.form.get("format") == "csv":
         stamp = datetime.now(UTC).astimezone(cert_token.SHANGHAI).strftime("%Y%m%d-%H%M")
         return Response(verdicts_csv(verdicts), mimetype="text/csv", headers={

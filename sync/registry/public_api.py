@@ -30,19 +30,18 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import Engine
 
 from certs import cert_token
 from certs.identity import normalise_number
 from certs.numbers import CertificateNumberError, parse_number
 from certs.trust import TrustList
 from sync.registry import db, i18n
-from sync.registry.models import Certificate, Revocation, Station, StationKeyRow
+from sync.registry.models import Certificate, Station
 from sync.registry.services.errors import InvalidInput, NotFound, RegistryError
 from sync.registry.services.log import iso_utc
 from sync.registry.services.records import RecordedCertificate, confirm_holder, find_by_holder
-from sync.registry.services.stations import trust_key
+from sync.registry.services.verification import TRUST_MAX_AGE, TrustCache, recorded_certificates
 
 bp = Blueprint("registry_public_api", __name__, url_prefix="/api/v1")
 
@@ -125,27 +124,6 @@ def mask_name(name: str) -> str:
 # --------------------------------------------------------------------------- verification
 
 
-def registry_trust(session: Session, cache: dict | None = None) -> TrustList:
-    """Every enrolled station's keys with their windows (revocations come from the records).
-
-    Building the list means an Ed25519 key object per row, so it is kept in ``cache`` (one per
-    app) as long as the key table's fingerprint is unchanged: enrollment and rotation always
-    add a row, so the count and the newest id move whenever the list would.
-    """
-    fingerprint = tuple(session.exec(select(
-        func.count(StationKeyRow.id), func.max(StationKeyRow.id),
-        func.max(StationKeyRow.valid_until))).one())  # fmt: skip
-    cached = cache.get("entry") if cache is not None else None
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
-    rows = session.exec(select(StationKeyRow, Station.code).join(
-        Station, Station.id == StationKeyRow.station_id))  # fmt: skip
-    trust = TrustList([trust_key(row, code) for row, code in rows])
-    if cache is not None:
-        cache["entry"] = (fingerprint, trust)  # one assignment: threads see both or neither
-    return trust
-
-
 def _parse(text: object, trust: TrustList) -> Verdict:
     """Classify and check one input on its own (no record lookups yet)."""
     raw = text if isinstance(text, str) else ""
@@ -183,37 +161,32 @@ def _parse(text: object, trust: TrustList) -> Verdict:
     )
 
 
-def recorded_by_number(session: Session, numbers: set[str]) -> dict[str, RecordedCertificate]:
-    """The recorded certificates among ``numbers``, with station and revocation, in one query."""
-    if not numbers:
-        return {}
-    rows = session.exec(
-        select(Certificate, Station, Revocation)
-        .join(Station, Station.id == Certificate.station_id)
-        .outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
-        .where(Certificate.number.in_(sorted(numbers)))
-    )  # fmt: skip
-    return {c.number: RecordedCertificate(c, s, r) for c, s, r in rows}
-
-
 def _matches(claims: cert_token.TokenClaims, c: Certificate) -> bool:
     return (claims.holder_name, claims.masked_id, claims.issue_date, claims.occupation_code) == (
         c.holder_name, c.id_masked, c.issue_date, c.occupation_code)  # fmt: skip
 
 
 def verify_inputs(
-    session: Session, inputs: Sequence[object], *, cache: dict | None = None
+    inputs: Sequence[object], *, cache: TrustCache | None = None, eng: Engine | None = None
 ) -> list[Verdict]:
-    """A verdict per input, in order. Read-only; a handful of queries however many inputs."""
-    trust = registry_trust(session, cache)
-    verdicts = [_parse(text, trust) for text in inputs]
-    pending = [v for v in verdicts if v.status == "pending"]
-    recorded = recorded_by_number(session, {v.number for v in pending if v.number})
-    codes = {v.station_code for v in pending if v.station_code}
-    stations = {s.code: s for s in session.exec(select(Station).where(
-        Station.code.in_(sorted(codes))))} if codes else {}  # fmt: skip
+    """A verdict per input, in order. Read-only: one query for the records, however many
+    inputs, and the trust list from ``cache`` (:mod:`sync.registry.services.verification`)."""
+    cache = cache if cache is not None else TrustCache(0)
+    eng = eng or db.engine()
+    with db.read_cursor(eng) as cursor:
+        snap = cache.current(cursor, eng.dialect)
+        verdicts = [_parse(text, snap.trust) for text in inputs]
+        if any(v.error == "unknown_key" for v in verdicts):  # enrolled since the list was read?
+            fresh = cache.current(cursor, eng.dialect, recheck=True)
+            if fresh.fingerprint != snap.fingerprint:
+                snap = fresh
+                verdicts = [_parse(t, snap.trust) if v.error == "unknown_key" else v
+                            for t, v in zip(inputs, verdicts, strict=True)]  # fmt: skip
+        pending = [v for v in verdicts if v.status == "pending"]
+        recorded = recorded_certificates(cursor, eng.dialect,
+                                         [v.number for v in pending if v.number])  # fmt: skip
     for v in pending:
-        v.station = stations.get(v.station_code or "")
+        v.station = snap.stations.get(v.station_code or "")
         found = recorded.get(v.number or "")
         v.recorded = found
         if found is None:
@@ -225,12 +198,17 @@ def verify_inputs(
     return verdicts
 
 
-def verify_one(session: Session, text: str, *, cache: dict | None = None) -> Verdict:
-    return verify_inputs(session, [text], cache=cache)[0]
+def verify_one(text: str, *, cache: TrustCache | None = None) -> Verdict:
+    return verify_inputs([text], cache=cache)[0]
 
 
-def trust_cache() -> dict:
-    return current_app.extensions.setdefault("registry_public_trust", {})
+def trust_cache() -> TrustCache:
+    """The app's trust-list cache (``REGISTRY_TRUST_MAX_AGE`` seconds between re-checks)."""
+    cache = current_app.extensions.get("registry_public_trust")
+    if cache is None:
+        max_age = current_app.config.get("REGISTRY_TRUST_MAX_AGE", TRUST_MAX_AGE)
+        cache = current_app.extensions.setdefault("registry_public_trust", TrustCache(max_age))
+    return cache
 
 
 def id_hash_secret() -> bytes:
@@ -313,8 +291,7 @@ def certificate(number: str):
     name = request.args.get("name")
     if name is not None:
         name = check_text("name", name, limit=50)
-    with db.transaction() as session:
-        verdict = verify_one(session, number, cache=trust_cache())
+    verdict = verify_one(number, cache=trust_cache())
     if verdict.recorded is None:
         raise NotFound(_("number: certificate %(number)s is not recorded", number=number))
     matches = None if name is None else name == verdict.recorded.certificate.holder_name
@@ -326,12 +303,11 @@ def certificate_holder(number: str):
     """Confirm the holder: does this full ID number belong to the certificate? Yes or no only."""
     number = check_number(number)
     id_number = check_id_number(json_object().get("id_number"))
-    with db.transaction() as session:
-        verdict = verify_one(session, number, cache=trust_cache())
-        if verdict.recorded is None:
-            raise NotFound(_("number: certificate %(number)s is not recorded", number=number))
-        match = confirm_holder(verdict.recorded.certificate, id_number=id_number,
-                               secret=id_hash_secret())  # fmt: skip
+    verdict = verify_one(number, cache=trust_cache())
+    if verdict.recorded is None:
+        raise NotFound(_("number: certificate %(number)s is not recorded", number=number))
+    match = confirm_holder(verdict.recorded.certificate, id_number=id_number,
+                           secret=id_hash_secret())  # fmt: skip
     return answer({"number": number, "match": match})
 
 
@@ -339,8 +315,7 @@ def certificate_holder(number: str):
 def verify_batch():
     """Verify up to ``REGISTRY_BATCH_MAX`` tokens, links or numbers; one verdict each."""
     items = batch_items(json_object())
-    with db.transaction() as session:
-        verdicts = verify_inputs(session, items, cache=trust_cache())
+    verdicts = verify_inputs(items, cache=trust_cache())
     results = [{"index": i, **v.to_dict()} for i, v in enumerate(verdicts)]
     counts: dict[str, int] = {}
     for v in verdicts:

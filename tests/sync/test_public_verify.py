@@ -18,6 +18,7 @@ from certs import keys as key_tools
 from sync.registry import console, db, public, public_api
 from sync.registry import keys as root_keys
 from sync.registry.services import revocations
+from sync.registry.services.verification import TrustCache
 from tests.sync.registry_helpers import StationSim, id_number, init_registry, results
 
 
@@ -209,15 +210,17 @@ def test_check_form_sends_links_to_their_page_and_looks_up_numbers(public_regist
 
 def test_verify_inputs_is_one_pass_for_many(public_registry):
     tokens = [public_registry.issue(i) for i in range(1, 4)]
-    with public_registry.app.test_request_context(), db.transaction() as session:
-        cache: dict = {}
+    with public_registry.app.test_request_context():
+        cache = TrustCache(max_age=0)
         verdicts = public_api.verify_inputs(
-            session, [*tokens, public_registry.number(2), "", "S123", 42], cache=cache
+            [*tokens, public_registry.number(2), "", "S123", 42], cache=cache
         )
         assert [v.status for v in verdicts] == ["valid"] * 4 + ["invalid"] * 3
         assert [v.error for v in verdicts[4:]] == ["empty", "unrecognised", "empty"]
-        # The trust list is cached until the key table changes.
-        assert public_api.registry_trust(session, cache) is cache["entry"][1]
+        # The trust list is rebuilt only when the key table changes.
+        built = cache.snapshot.trust
+        public_api.verify_inputs(tokens[:1], cache=cache)
+        assert cache.snapshot.trust is built
 
 
 def test_a_newly_enrolled_station_verifies_at_once(public_registry, client):

@@ -78,6 +78,21 @@ def get_certificate(session: Session, number: str) -> RecordedCertificate:
     return found
 
 
+def recorded_by_number(session: Session, numbers: set[str]) -> dict[str, RecordedCertificate]:
+    """The recorded certificates among ``numbers``, with station and revocation, in one query
+    (session-bound objects, for the console; the public pages read through
+    :mod:`sync.registry.services.verification`)."""
+    if not numbers:
+        return {}
+    rows = session.exec(
+        select(Certificate, Station, Revocation)
+        .join(Station, Station.id == Certificate.station_id)
+        .outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
+        .where(Certificate.number.in_(sorted(numbers)))
+    )  # fmt: skip
+    return {c.number: RecordedCertificate(c, s, r) for c, s, r in rows}
+
+
 def find_by_holder(
     session: Session, *, name: str, id_number: str, secret: bytes
 ) -> list[RecordedCertificate]:

@@ -1,0 +1,274 @@
+"""The load side of ``benchmarks/registry.py``: gunicorn as a child process, client processes
+that push or verify over plain HTTP, and the CPU accounting (gunicorn, its PostgreSQL backends,
+the clients) of each phase."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from sync.protocol_http import sign_request
+from sync.registry import db
+
+PUSH, NOOP = "/api/v1/sync/push", "/api/v1/noop"
+CTX = mp.get_context("fork")
+
+
+@dataclass
+class Station:
+    code: str
+    kid: str
+    raw_key: bytes  # Ed25519 private bytes: picklable, unlike the key object
+    serial: int = 0
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.raw_key)
+
+
+@dataclass
+class Phase:
+    name: str
+    requests: int
+    items: int
+    seconds: float
+    latencies: list[float]
+    statuses: Counter = field(default_factory=Counter)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+# --------------------------------------------------------------------------- HTTP clients
+
+
+def _send(host: str, port: int, method: str, path: str, body: bytes | None, headers: dict):
+    conn = http.client.HTTPConnection(host, port, timeout=300)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+class KeptConnection:
+    """One HTTP/1.1 connection used request after request (as an employer's system with a
+    connection pool would), reopened when the server closes it."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port, self.conn = host, port, None
+
+    def send(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple:
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+            except (http.client.HTTPException, ConnectionError):
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                self.close()
+            return response.status, data
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _signed_post(host: str, port: int, path: str, body: bytes, station: Station, key) -> tuple:
+    prepared = requests.Request(
+        "POST", f"http://{host}:{port}{path}", data=body,
+        headers={"Content-Type": "application/json"},
+    ).prepare()  # fmt: skip
+    sign_request(prepared, station_code=station.code, kid=station.kid, private_key=key)
+    return _send(host, port, "POST", path, body, dict(prepared.headers))
+
+
+def pusher(host, port, path, station, bodies, ready, go, out) -> None:
+    """Client process: push ``bodies`` one after another (a station's sync job does the same)."""
+    key, latencies, statuses, errors = station.key, [], Counter(), []
+    ready.wait()
+    go.wait()
+    start, cpu = time.perf_counter(), time.process_time()
+    for body in bodies:
+        t = time.perf_counter()
+        status, data = _signed_post(host, port, path, body, station, key)
+        latencies.append(time.perf_counter() - t)
+        if status != 200:
+            errors.append(f"{status}: {data[:300]!r}")
+        elif path == PUSH:
+            statuses.update(r["status"] for r in json.loads(data)["results"])
+    out.put((start, time.perf_counter(), latencies, statuses, errors, time.process_time() - cpu))
+
+
+def verifier(host, port, calls, keep_alive, ready, go, out) -> None:
+    """Client process: one request after another (closed loop); checks every answer. With
+    ``keep_alive`` the requests share one connection, else each opens its own."""
+    latencies, statuses, errors = [], Counter(), []
+    kept = KeptConnection(host, port) if keep_alive else None
+    ready.wait()
+    go.wait()
+    start, cpu = time.perf_counter(), time.process_time()
+    for method, path, body, expect in calls:
+        t = time.perf_counter()
+        headers = {"Content-Type": "application/json"} if body else {}
+        if kept is not None:
+            status, data = kept.send(method, path, body, headers)
+        else:
+            status, data = _send(host, port, method, path, body, headers)
+        latencies.append(time.perf_counter() - t)
+        verdict = json.loads(data) if status == 200 else {}
+        found = verdict.get("summary") or {verdict.get("status", "ok"): 1}
+        statuses.update(found)
+        if status != 200 or (expect and found != {expect: 1}):
+            errors.append(f"{path}: {status} {data[:300]!r}")
+    if kept is not None:
+        kept.close()
+    out.put((start, time.perf_counter(), latencies, statuses, errors, time.process_time() - cpu))
+
+
+def drive(target, jobs: list[tuple], server: Server, name: str, items: int) -> Phase:
+    """Run one client process per job, released together; the phase ends with the last one."""
+    ready, go, out = CTX.Barrier(len(jobs) + 1), CTX.Event(), CTX.Queue()
+    procs = [CTX.Process(target=target, args=(*job, ready, go, out)) for job in jobs]
+    for p in procs:
+        p.start()
+    ready.wait()
+    before = server.sample()
+    go.set()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    errors = [e for r in results for e in r[4]]
+    if errors:
+        raise SystemExit(f"{name}: {len(errors)} failed requests, e.g. {errors[:3]}")
+    seconds = max(r[1] for r in results) - min(r[0] for r in results)
+    latencies = [x for r in results for x in r[2]]
+    statuses = sum((r[3] for r in results), Counter())
+    cpu = {**server.since(before), "client": sum(r[5] for r in results)}
+    return Phase(name, len(latencies), items, seconds, latencies, statuses, cpu)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _machine() -> tuple[int, int]:
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values), values[3] + values[4]  # total, idle + iowait
+
+
+class Server:
+    """gunicorn serving the registry; CPU accounting for it and its PostgreSQL backends."""
+
+    def __init__(self, instance: Path, url: str, app_name: str, workers: int, threads: int = 1):
+        self.port = _free_port()
+        self.host = "127.0.0.1"
+        self.app_name = app_name
+        self.admin = db.make_engine(url)
+        env = {**os.environ, "REGISTRY_INSTANCE": str(instance)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--timeout", "600",
+             "--threads", str(threads), "--keep-alive", "5",  # threads > 1: gthread workers
+             "--bind", f"{self.host}:{self.port}", "--log-level", "warning",
+             "sync.registry:create_app()"],
+            env=env, cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if requests.get(f"{self.base}/healthz", timeout=10).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.5)
+        self.stop()
+        raise SystemExit("gunicorn did not come up within 3 minutes")
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _backends(self) -> list[int]:
+        with self.admin.connect() as conn:
+            rows = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                {"n": self.app_name},
+            )
+            return [r[0] for r in rows]
+
+    def sample(self) -> dict:
+        web = [self.proc.pid, *_children(self.proc.pid)]
+        return {
+            "web": {p: _ticks(p) for p in web},
+            "pg": {p: _ticks(p) for p in self._backends()},
+            "machine": _machine(),
+            "load": os.getloadavg()[0],
+        }
+
+    def since(self, before: dict) -> dict[str, float]:
+        after, tick = self.sample(), os.sysconf("SC_CLK_TCK")
+
+        def spent(kind: str) -> float:
+            return sum(t - before[kind].get(p, 0) for p, t in after[kind].items()) / tick
+
+        total = after["machine"][0] - before["machine"][0]
+        idle = after["machine"][1] - before["machine"][1]
+        return {
+            "web": spent("web"), "pg": spent("pg"), "busy": 100 * (total - idle) / max(total, 1),
+            "load": max(before["load"], after["load"]),
+        }  # fmt: skip
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
