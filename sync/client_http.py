@@ -34,7 +34,12 @@ BACKOFF_CAP = dt.timedelta(minutes=10)
 
 
 class TransportError(Exception):
-    """The registry could not be reached or did not answer usefully; retry later."""
+    """The registry could not be reached or did not answer usefully; retry later. ``status``
+    is the HTTP status when it did answer (5xx, 408, 429), else None."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class RegistryRefused(Exception):
@@ -146,7 +151,8 @@ class RegistryClient:
         if status == 401 and code == "stale" and not retried:
             return None
         if status >= 500 or status in (408, 429):
-            raise TransportError(f"省级平台暂时无法处理（HTTP {status} {code}）：{message}")
+            raise TransportError(f"省级平台暂时无法处理（HTTP {status} {code}）：{message}",
+                                 status)  # fmt: skip
         raise RegistryRefused(status, code, message)
 
     def _measure(self, sent: dt.datetime, received: dt.datetime, server_time: object) -> None:

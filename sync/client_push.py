@@ -9,6 +9,15 @@ Per record: ``accepted``/``duplicate`` → done, receipt kept (inclusion proof a
 ``rejected`` → parked with the reason. No per-record answer (network, 5xx, refused request,
 unreadable answer) → the records stay pending, the error is recorded and pushes back off
 exponentially with jitter (:func:`sync.client_http.backoff_delay`).
+
+One record the registry cannot process (it answers the whole batch with HTTP 500, or refuses
+or garbles the batch) must not hold up everything queued behind it, so such a failure is
+narrowed down before backing off (:func:`_isolate`): the batch is halved until a half goes
+through or a single record is left; that record is sent alone twice more, and then the records
+behind it are sent without it. Only if they go through while it failed alone three times is it
+parked, with the registry's answer as the reason; it is never dropped and ``station sync
+retry`` sends it again. If the others fail too, the registry itself is in trouble: nothing is
+parked and the push backs off as usual.
 """
 
 from __future__ import annotations
@@ -98,9 +107,15 @@ def push(ctx: StationContext, *, force: bool = False, max_batches: int = 10_000,
                 ring = KeyRing(station_keys.all_keys(s), ctx.passphrase)
             if not rows:
                 return report
-            if not _push_batch(ctx, state, ring, rows, report, when, http):  # type: ignore[arg-type]
-                return report
+            failure = _push_batch(ctx, state, ring, rows, report, when, http)  # type: ignore[arg-type]
             force = True  # the next batch follows at once
+            if failure is not None and failure.narrowable:
+                failure = _isolate(ctx, state, ring, rows, report, when, http, failure)  # type: ignore[arg-type]
+                if failure is None:
+                    continue  # part of it went through or one record was parked: go on
+            if failure is not None:
+                _failed(ctx, rows, failure.message, failure.client, report, when)
+                return report
             if len(rows) < MAX_BATCH_RECORDS:
                 return report
     return report
@@ -121,25 +136,82 @@ def _sign(rows: list[OutboxRecord], ring: KeyRing) -> tuple[PushRequest, dict[st
     return PushRequest(batch=str(uuid.uuid4()), records=tuple(records)), kids
 
 
+@dataclass
+class _Failure:
+    """A batch that got no per-record answer. ``narrowable``: the registry did answer, but with
+    something one record of the batch may have caused (HTTP 500, a 400/413/422 refusal of the
+    batch, an answer that breaks the protocol), not "unreachable", "busy" or "not allowed"."""
+
+    message: str
+    client: RegistryClient | None
+    narrowable: bool
+
+
+NARROWABLE_REFUSALS = (400, 413, 422)
+SOLO_TRIES = 3  # failures of a record sent alone before it may be parked
+
+
 def _push_batch(ctx: StationContext, state, ring: KeyRing, rows: list[OutboxRecord],
-                report: PushReport, now: dt.datetime, http: requests.Session) -> bool:  # fmt: skip
-    """Send one batch and record the answers; False when the batch failed as a whole."""
+                report: PushReport, now: dt.datetime,
+                http: requests.Session) -> _Failure | None:  # fmt: skip
+    """Send one batch and record the answers; what went wrong when it failed as a whole."""
     client: RegistryClient | None = None
     try:
         request, kids = _sign(rows, ring)
         client = client_for(ctx, state, ring, http)
         reply = client.call("POST", PUSH_PATH, body=request.to_dict())
         response = parse_push_response(reply.body, sent=request)
-    except (TransportError, RegistryRefused, ProtocolError, DomainError) as exc:
-        message = exc.message if isinstance(exc, DomainError) else str(exc)
-        if isinstance(exc, ProtocolError):
-            message = f"省级平台的应答不符合协议：{exc}"
-        _failed(ctx, rows, message, client, report, now)
-        return False
+    except ProtocolError as exc:
+        return _Failure(f"省级平台的应答不符合协议：{exc}", client, narrowable=True)
+    except TransportError as exc:
+        return _Failure(str(exc), client, narrowable=exc.status == 500)
+    except RegistryRefused as exc:
+        return _Failure(str(exc), client, narrowable=exc.status in NARROWABLE_REFUSALS)
+    except DomainError as exc:
+        return _Failure(exc.message, client, narrowable=False)
     _record(ctx, rows, response, kids, client, report, now)
     report.batches += 1
     report.sent += len(rows)
-    return True
+    return None
+
+
+def _isolate(ctx: StationContext, state, ring: KeyRing, rows: list[OutboxRecord],
+             report: PushReport, now: dt.datetime, http: requests.Session,
+             failure: _Failure) -> _Failure | None:  # fmt: skip
+    """Narrow a failed batch down (see the module's docstring). None when the push may go on:
+    part of the batch went through, or a record was found to fail on its own and parked."""
+    while len(rows) > 1:
+        rows = rows[: len(rows) // 2]
+        failed = _push_batch(ctx, state, ring, rows, report, now, http)
+        if failed is None:
+            return None  # this half went through; the next batch carries on after it
+        if not failed.narrowable:
+            return failed
+        failure = failed
+    suspect = rows[0]
+    for _ in range(SOLO_TRIES - 1):
+        failed = _push_batch(ctx, state, ring, [suspect], report, now, http)
+        if failed is None:
+            return None
+        if not failed.narrowable:
+            return failed
+        failure = failed
+    with station_db.transaction(ctx.engine, write=False) as s:
+        others = [r for r in outbox.pending_batch(s, limit=MAX_BATCH_RECORDS + 1)
+                  if r.seq != suspect.seq][:MAX_BATCH_RECORDS]  # fmt: skip
+    if not others or _push_batch(ctx, state, ring, others, report, now, http) is not None:
+        return failure  # nothing to compare with, or the others fail too: not this record's
+    reason = (f"unprocessable: 省级平台单独处理此记录连续 {SOLO_TRIES} 次出错，其后的记录均已送达："
+              f"{failure.message}")  # fmt: skip
+    with station_db.transaction(ctx.engine) as s:
+        row = s.get(OutboxRecord, suspect.seq)
+        if row is not None and row.status == OutboxStatus.PENDING:
+            outbox.apply_result(s, row, PushResult(row.id, "rejected", None, reason),
+                                kid=ring.for_record(row.created_at).kid, now=now)  # fmt: skip
+    log.warning("sync record %s (%s %s) parked: %s", suspect.id, suspect.kind, suspect.subject,
+                reason)  # fmt: skip
+    report.outcomes.append(Outcome(suspect.id, suspect.kind, suspect.subject, "rejected", reason))
+    return None
 
 
 def _failed(ctx: StationContext, rows: list[OutboxRecord], message: str,

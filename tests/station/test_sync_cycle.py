@@ -164,6 +164,53 @@ def test_a_tampered_record_is_parked_with_its_reason_and_can_be_retried(app, run
     assert nothing.exit_code == 1 and "只有被拒收搁置的记录可以重试" in nothing.output
 
 
+@pytest.mark.parametrize("status", [500, 413])  # it breaks the registry / the batch is refused
+def test_a_record_the_registry_cannot_process_is_isolated_and_parked(app, runner, issued,
+                                                                       enrolled, ctx, status):  # fmt: skip
+    rows = outbox_rows(app)
+    poison = rows[1]  # in the middle of the queue
+    enrolled.fail_pushes_with([poison.id], status)  # every push carrying it fails
+    report = client.push(ctx)
+    assert report.ok, report.error
+    by_id = {o.id: o for o in report.outcomes}
+    assert by_id[poison.id].status == "rejected"
+    assert "连续 3 次出错" in by_id[poison.id].reason
+    assert f"HTTP {status}" in by_id[poison.id].reason
+    assert {r.id for r in rows} - {poison.id} == {i for i, o in by_id.items()
+                                                  if o.status == "accepted"}  # fmt: skip
+    parked = {r.id: r for r in outbox_rows(app)}[poison.id]
+    assert parked.status == OutboxStatus.REJECTED and f"HTTP {status}" in parked.reason
+    # [r0, P, r2] fails; its first half [r0] goes through; [P, r2] fails; its first half [P]
+    # fails, and twice more alone; then [r2] without it goes through, and P is parked
+    assert len(rows) == 3 and enrolled.push_sizes() == [3, 1, 2, 1, 1, 1, 1]
+    assert sync_row(app).push_failures == 0  # not a registry outage: no backoff
+    status = runner.invoke(args=["sync", "status"])
+    assert "parked          1" in status.output
+    # once the registry is fixed, a retry sends it
+    enrolled.fail_pushes_with([])
+    assert runner.invoke(args=["sync", "retry", poison.id]).exit_code == 0
+    assert [o.status for o in client.push(ctx).outcomes] == ["accepted"]
+    assert enrolled.log_counts() == (len(issued), 0)
+
+
+def test_a_registry_failing_every_push_parks_nothing(app, issued, enrolled, ctx):
+    rows = outbox_rows(app)
+    enrolled.fail_pushes_with([r.id for r in rows])  # a registry that is broken for all
+    report = client.push(ctx)
+    assert not report.ok and "HTTP 500" in report.error
+    assert all(r.status == OutboxStatus.PENDING for r in outbox_rows(app))
+    assert sync_row(app).push_failures == 1 and report.retry_at is not None
+    # a lone record cannot be told apart from an outage either: it stays queued
+    enrolled.fail_pushes_with([])
+    with app.app_context(), db.transaction() as s:
+        s.exec(text("UPDATE sync_outbox SET status = 'ACCEPTED' WHERE id != :i"),
+               params={"i": rows[0].id})  # fmt: skip
+    enrolled.fail_pushes_with([rows[0].id])
+    lone = client.push(ctx, force=True)
+    assert not lone.ok and {r.id: r for r in outbox_rows(app)}[rows[0].id].status == (
+        OutboxStatus.PENDING)  # fmt: skip
+
+
 def test_pushes_back_off_while_the_registry_is_down(app, issued, enrolled, ctx):
     from station.jobs import sync_push
 

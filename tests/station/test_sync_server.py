@@ -12,6 +12,9 @@ line each:
   ``banks publish``, ``log verify`` …) → ``{"exit_code", "output"}``;
 * ``{"stop": true}`` / ``{"start": true}`` — stop or restart serving on the same port
   (the registry "goes down" and "comes back");
+* ``{"fail_pushes_with": [record ids], "status": 500}`` — from now on answer every push that
+  carries one of these records with that status (a record the registry cannot process);
+  ``[]`` ends it. ``{"pushes": true}`` → how many pushes arrived, with how many records each;
 * ``{"quit": true}``.
 
 Run as ``python -m tests.station.test_sync_server INSTANCE_DIR STATION_CODE``.
@@ -30,6 +33,32 @@ def _serve(app, port: int):
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+class PushFaults:
+    """WSGI middleware in front of the registry: fails pushes that carry certain records."""
+
+    def __init__(self, app):
+        self.app, self.ids, self.status, self.sizes = app, set(), 500, []
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/api/v1/sync/push":
+            return self.app(environ, start_response)
+        import io
+
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            ids = {r.get("id") for r in json.loads(body).get("records", [])}
+        except (ValueError, AttributeError):
+            ids = set()
+        self.sizes.append(len(ids))
+        if ids & self.ids:
+            payload = json.dumps({"error": "internal", "message": "injected failure"}).encode()
+            start_response(f"{self.status} Injected", [("Content-Type", "application/json"),
+                                                      ("Content-Length", str(len(payload)))])  # fmt: skip
+            return [payload]
+        return self.app(environ, start_response)
 
 
 def main(instance: str, station_code: str) -> None:
@@ -53,6 +82,8 @@ def main(instance: str, station_code: str) -> None:
         return
     lines = [line.strip() for line in setup[1]["output"].splitlines()]
     token = lines[next(i for i, t in enumerate(lines) if t.startswith("enrollment token")) + 1]
+    faults = PushFaults(app.wsgi_app)
+    app.wsgi_app = faults
     server = _serve(app, 0)
     port = server.server_port
     print(json.dumps({"url": f"http://127.0.0.1:{port}", "token": token}), flush=True)
@@ -69,6 +100,11 @@ def main(instance: str, station_code: str) -> None:
         elif command.get("start"):
             server = server or _serve(app, port)
             answer = {"ok": True}
+        elif "fail_pushes_with" in command:
+            faults.ids, faults.status = set(command["fail_pushes_with"]), command.get("status", 500)
+            answer = {"ok": True}
+        elif command.get("pushes"):
+            answer = {"sizes": faults.sizes}
         else:
             break
         print(json.dumps(answer, ensure_ascii=False), flush=True)

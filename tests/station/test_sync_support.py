@@ -56,6 +56,14 @@ class Registry:
     def start(self) -> None:
         self._ask({"start": True})
 
+    def fail_pushes_with(self, record_ids: list[str], status: int = 500) -> None:
+        """Answer ``status`` to any push carrying one of these records (``[]`` ends it)."""
+        self._ask({"fail_pushes_with": list(record_ids), "status": status})
+
+    def push_sizes(self) -> list[int]:
+        """How many records each push that reached the registry carried, in order."""
+        return self._ask({"pushes": True})["sizes"]
+
     def root_public_pem(self) -> str:
         output = self.cli("keys", "show")
         return output[output.index("-----BEGIN") :]
