@@ -44,6 +44,7 @@ __all__ = [
     "pending_batch",
     "retry",
     "revocation_request",
+    "revised_summary",
     "signoff",
     "station_key",
 ]
@@ -93,20 +94,27 @@ def revocation_request(db: Session, *, revocation: Revocation) -> OutboxRecord:
                subject=f"certificate:{revocation.number}")  # fmt: skip
 
 
-def signoff(db: Session, *, session, signoff, city: str = "") -> list[OutboxRecord]:
-    """At the supervisor's sign-off: the session's result summary and its session report."""
+def _summary(db: Session, session, signoff, city: str) -> dict[str, Any]:
+    """The session's result summary as its current results stand."""
     from station.models import Programme
-    from station.services import proctoring, results
+    from station.services import results
 
     programme = db.get(Programme, session.programme_id)
     rows = results.current_results(db, session)
     by_outcome: dict[str, int] = {}
     for row in rows:
         by_outcome[row.outcome.value] = by_outcome.get(row.outcome.value, 0) + 1
-    summary = {"session": session.code, "programme": programme.code, "level": session.level,
-               "signed_off_at": protocol.format_time(signoff.signed_at),
-               "candidates": len(rows), "passed": by_outcome.get("passed", 0),
-               "by_outcome": by_outcome, "city": city, "results_digest": signoff.digest}  # fmt: skip
+    return {"session": session.code, "programme": programme.code, "level": session.level,
+            "signed_off_at": protocol.format_time(signoff.signed_at),
+            "candidates": len(rows), "passed": by_outcome.get("passed", 0),
+            "by_outcome": by_outcome, "city": city, "results_digest": signoff.digest}  # fmt: skip
+
+
+def signoff(db: Session, *, session, signoff, city: str = "") -> list[OutboxRecord]:
+    """At the supervisor's sign-off: the session's result summary and its session report."""
+    from station.services import proctoring
+
+    summary = _summary(db, session, signoff, city)
     report = proctoring.report(db, session, now=signoff.signed_at)
     timeline = [{"at": protocol.format_time(e.at), "kind": e.kind.value, "actor": e.actor,
                  "candidate": c.admission_number, "reason": e.reason, "category": e.category,
@@ -119,6 +127,34 @@ def signoff(db: Session, *, session, signoff, city: str = "") -> list[OutboxReco
     subject = f"session:{session.code}"
     return [add(db, kind=protocol.KIND_RESULT_SUMMARY, payload=summary, subject=subject),
             add(db, kind=protocol.KIND_SESSION_REPORT, payload=session_report, subject=subject)]  # fmt: skip
+
+
+def revised_summary(db: Session, *, session, reason: str,
+                    now: dt.datetime | None = None) -> OutboxRecord | None:  # fmt: skip
+    """After a signed-off session's results changed (a regrade applied, an appeal upheld): the
+    summary again, as the results now stand, numbered (``revision`` 2, 3, …; the sign-off's is
+    1) and dated (``revised_at``). The registry counts the newest revision of each session.
+    None before sign-off (the summary goes at sign-off) or if nothing the summary says changed.
+    """
+    from station.services import results, roster
+
+    signed = results.signoff(db, session)
+    if signed is None:
+        return None
+    subject = f"session:{session.code}"
+    sent = list(db.exec(select(OutboxRecord).where(
+        OutboxRecord.kind == protocol.KIND_RESULT_SUMMARY, OutboxRecord.subject == subject)
+        .order_by(col(OutboxRecord.seq))))  # fmt: skip
+    people = {c.id: c for c in roster.candidates(db, session)}
+    pairs = [(people[r.candidate_id], r) for r in results.current_results(db, session)]
+    summary = _summary(db, session, signed, sent[0].payload.get("city", "") if sent else "")
+    summary["results_digest"] = results.digest(pairs)
+    if sent and sent[-1].payload.get("results_digest") == summary["results_digest"]:
+        return None
+    when = (now or utcnow()).astimezone(dt.UTC).replace(microsecond=0)
+    summary |= {"revision": len(sent) + 1, "revised_at": protocol.format_time(when),
+                "revision_reason": reason.strip()[:500]}  # fmt: skip
+    return add(db, kind=protocol.KIND_RESULT_SUMMARY, payload=summary, subject=subject, now=when)
 
 
 def station_key(db: Session, *, old: StationKey, new: StationKey,

@@ -14,6 +14,7 @@ from station.services import audit, results
 from station.services.errors import NotFound
 from station.services.practical import GradingError
 from station.services.roster import get_candidate
+from sync import outbox
 
 REVIEWERS = {"chief_examiner", "supervisor"}
 
@@ -70,6 +71,7 @@ def resolve(db: Session, *, actor: str, appeal_id: int, upheld: bool, reason: st
         row = results.add_version(db, actor=actor, previous=current, draft=draft,
                                   reason=f"复核 #{appeal.id}：{reason.strip()}")  # fmt: skip
         appeal.result_version = row.version
+        outbox.revised_summary(db, session=session, reason=f"复核 #{appeal.id}：{reason.strip()}")
     appeal.status = AppealStatus.UPHELD if upheld else AppealStatus.DISMISSED
     appeal.resolution, appeal.resolved_by, appeal.resolved_at = reason.strip(), actor, utcnow()
     db.add(appeal)

@@ -15,6 +15,7 @@ from station.models.scheduling import SessionState
 from station.services import audit, results, theory
 from station.services.practical import GradingError
 from station.services.sessions import get_session
+from sync import outbox
 
 AFTER_EXAM = {SessionState.GRADING, SessionState.REVIEW, SessionState.PUBLISHED,
               SessionState.CERTIFIED}  # fmt: skip
@@ -103,6 +104,7 @@ def regrade(db: Session, *, actor: str, session_code: str, apply: bool = False,
             if row is not None and not draft.same_as(row):
                 results.add_version(db, actor=actor, previous=row, draft=draft,
                                     reason=f"重新评分：{reason.strip()}")  # fmt: skip
+        outbox.revised_summary(db, session=session, reason=f"重新评分：{reason.strip()}")
     audit.record(db, actor=actor, action="results.regrade", subject=f"session:{session.code}",
                  reason=reason, data={"changed": len(changes)})  # fmt: skip
     return changes

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from certs.identity import SHANGHAI
 from certs.numbers import CertificateNumberError, level_digit, level_name
-from sync.registry.models import Certificate, ResultSummary, Revocation, Station
+from sync.registry.models import Certificate, ResultSummary, Revocation, Station, SyncRecord
 
 
 @dataclass
@@ -147,9 +147,7 @@ def year_report(session: Session, year: int, *, now: datetime | None = None) -> 
                          int(m)):  # fmt: skip
             b.certificates += count
             b.revoked += revoked
-    summaries = session.exec(select(ResultSummary).where(
-        ResultSummary.signed_off_at >= t0, ResultSummary.signed_off_at < t1))  # fmt: skip
-    for s in summaries:
+    for s in latest_summaries(session, t0, t1):
         local = s.signed_off_at.astimezone(SHANGHAI)
         for b in buckets(s.programme_code, _level(s.level), stations.get(s.station_id), s.city,
                          local.month):  # fmt: skip
@@ -171,6 +169,23 @@ def year_report(session: Session, year: int, *, now: datetime | None = None) -> 
         by_city=by_volume(dims["city"]), by_month=sorted(dims["month"].values(),
                                                           key=lambda b: b.key),
     )  # fmt: skip
+
+
+def latest_summaries(session: Session, t0: datetime, t1: datetime) -> list[ResultSummary]:
+    """The result summaries of sessions signed off in [t0, t1), the newest revision of each
+    session only: a station sends the summary again after a regrade or an upheld appeal
+    (``revision`` 2, 3 …), and the later record (by the station's clock, then arrival) wins."""
+    rows = session.exec(
+        select(ResultSummary, SyncRecord.created_at)
+        .join(SyncRecord, SyncRecord.id == ResultSummary.record_id)
+        .where(ResultSummary.signed_off_at >= t0, ResultSummary.signed_off_at < t1)
+    )  # fmt: skip
+    newest: dict[tuple[int, str], tuple[datetime, int, ResultSummary]] = {}
+    for summary, created in rows:
+        key, rank = (summary.station_id, summary.session_code), (created, summary.id or 0)
+        if key not in newest or rank > newest[key][:2]:
+            newest[key] = (*rank, summary)
+    return [entry[2] for entry in newest.values()]
 
 
 def percent(rate: float | None) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from station import db
-from station.models import AuditEntry, Result
+from station.models import AuditEntry, OutboxRecord, Result
 from station.services import appeals, assignments, lifecycle, practical, regrade, results
 from station.services.errors import DomainError
 from tests.station.grading import (
@@ -249,6 +249,9 @@ def test_regrade_dry_run_then_apply_as_a_new_version(app, theory_done):
             and versions[1].theory == changed[people[0][0]].after["theory"]
         )
         assert "重新评分" in versions[1].reason
+        revised = s.exec(select(OutboxRecord).where(OutboxRecord.kind == "result_summary")
+                         .order_by(OutboxRecord.seq)).all()[-1].payload  # fmt: skip
+        assert revised["revision"] == 2 and revised["revision_reason"].startswith("重新评分")
     assert run(app, regrade.regrade, actor="chief", session_code=SESSION) == []
 
 
@@ -296,6 +299,16 @@ def test_appeals_are_recorded_reviewed_and_resolved(app, theory_done):
         assert versions[1].detail["overrides"] == {"theory": 64}
         # a later regrade keeps what the appeal decided
         assert regrade.regrade(s, actor="chief", session_code=SESSION) == []
+        # the province learns the new pass count: the summary again, as revision 2 (the
+        # dismissed appeal changed nothing, so it sent nothing)
+        summaries = [r.payload for r in s.exec(select(OutboxRecord).where(
+            OutboxRecord.kind == "result_summary").order_by(OutboxRecord.seq))]  # fmt: skip
+        assert [p.get("revision") for p in summaries] == [None, 2]
+        assert summaries[1]["passed"] == summaries[0]["passed"] + 1
+        assert summaries[1]["by_outcome"]["passed"] == summaries[1]["passed"]
+        assert summaries[1]["signed_off_at"] == summaries[0]["signed_off_at"]
+        assert summaries[1]["results_digest"] != summaries[0]["results_digest"]
+        assert summaries[1]["revision_reason"].startswith(f"复核 #{first.id}")
 
 
 def test_cli_grade_and_results(app, theory_done, runner):

@@ -239,6 +239,25 @@ def test_year_report_counts_certificates_candidates_and_pass_rates(year_data):
     assert stats.percent(t.pass_rate) == "60.0%" and stats.percent(None) == "—"
 
 
+def test_a_revised_summary_replaces_the_earlier_one(year_data):
+    """After a regrade or an upheld appeal the station sends the session's summary again; the
+    report counts the newest revision once, whatever order the records arrived in."""
+    station = year_data.station
+    base = {"session": "S-B", "programme": "WEB", "level": 3,
+            "signed_off_at": "2026-06-10T02:00:00Z", "by_outcome": {}, "city": "珠海市"}  # fmt: skip
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)  # after the original summary
+    revision3 = station.record("result_summary", {**base, "candidates": 5, "passed": 4,
+                                                  "revision": 3}, created_at=later)  # fmt: skip
+    revision2 = station.record("result_summary", {**base, "candidates": 5, "passed": 2,
+                                                  "revision": 2},
+                               created_at=later - dt.timedelta(days=1))  # fmt: skip
+    verdicts = results(station.push([revision3, revision2]))  # out of order
+    assert {r["status"] for r in verdicts} == {"accepted"}, verdicts
+    with year_data.app.app_context(), db.transaction() as s:
+        t = stats.year_report(s, 2026).totals
+    assert (t.sessions, t.candidates, t.passed) == (2, 15, 12)  # S-A 10/8 + S-B 5/4
+
+
 def test_dashboard_shows_charts_and_tables(year_data, console):
     page = console.get("/console/stats", query_string={"year": 2026})
     html = page.get_data(as_text=True)
