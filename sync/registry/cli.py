@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 
 from sync.registry import create_app, db, keys
 from sync.registry.models import Operator
-from sync.registry.services import feed, log_audit, revocations, stations
+from sync.registry.services import audit, feed, log_audit, revocations, stations
 from sync.registry.services import log as tlog
 from sync.registry.services.errors import RegistryError
 
@@ -131,6 +131,8 @@ def operators_add(username: str, display_name: str, password: str) -> None:
             return
         session.add(Operator(username=username, display_name=display_name,
                              password_hash=generate_password_hash(password)))  # fmt: skip
+        audit.record(session, actor="cli", action="operator.add", subject=f"operator:{username}",
+                     data={"display_name": display_name})  # fmt: skip
     click.echo(f"added operator {username}")
 
 
@@ -298,6 +300,25 @@ def log_sth() -> None:
     """Print the newest signed tree head (JSON)."""
     sth = _run(tlog.latest_tree_head)
     click.echo(json.dumps(sth.to_dict(), indent=2))
+
+
+# --------------------------------------------------------------------------- audit log
+
+audit_cli = AppGroup("audit", help="The registry's hash-chained audit log.")
+cli.add_command(audit_cli)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit log's hash chain: edited, deleted or replaced entries are reported."""
+    report = _run(audit.verify)
+    click.echo(f"{report.entries} audit entries")
+    if report.ok:
+        click.secho("audit log verified: OK", fg="green")
+        return
+    for problem in report.problems:
+        click.secho(f"  {problem}", fg="red", err=True)
+    _fail(f"audit log verification failed: {len(report.problems)} problem(s)")
 
 
 def _fail(message: str) -> None:

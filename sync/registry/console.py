@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import (
@@ -36,14 +35,9 @@ from sqlmodel import Session, col, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from sync.registry import db, keys, limits, public, stats
-from sync.registry.models import (
-    Certificate,
-    EnrollmentToken,
-    FeedEvent,
-    Operator,
-    Station,
-    SyncRecord,
-)
+from sync.registry.models import AuditEntry as RegistryAuditEntry
+from sync.registry.models import Certificate, Operator
+from sync.registry.services import audit as audit_log
 from sync.registry.services import revocations, stations
 from sync.registry.services.errors import RegistryError
 from sync.registry.services.records import recorded_by_number
@@ -51,7 +45,7 @@ from sync.registry.services.records import recorded_by_number
 bp = Blueprint("registry_console", __name__, url_prefix="/console")
 
 IDLE_MINUTES = 30
-AUDIT_KINDS = ("revocation", "trust_list", "message", "bank_release", "enrollment", "sync")
+AUDIT_AREAS = ("station", "certificate", "bank", "operator", "root_key")  # action prefixes
 _DUMMY_HASH = generate_password_hash("not-a-real-password-for-timing")
 
 
@@ -230,71 +224,46 @@ def revoke(number: str):
 # --------------------------------------------------------------------------- audit
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    at: datetime
-    kind: str
-    actor: str
-    summary: str
+def _after(subject: str) -> str:
+    return subject.split(":", 1)[-1]
 
 
-def _feed_summary(event: FeedEvent) -> str:
-    p = event.payload
-    if event.kind == "revocation":
-        return _("Revoked %(number)s: %(reason)s", number=p.get("number"), reason=p.get("reason"))
-    if event.kind == "message":
-        return _("Message: %(title)s", title=p.get("title"))
-    if event.kind == "bank_release":
-        return _("Bank release %(bank)s v%(version)s", bank=p.get("bank"), version=p.get("version"))
-    trust = p.get("trust_list") or {}
-    return _("Trust list signed: %(keys)d keys, %(revoked)d revocations",
-             keys=len(trust.get("keys") or []), revoked=len(trust.get("revocations") or []))  # fmt: skip
-
-
-def audit_entries(s: Session, *, kind: str | None = None, limit: int = 200) -> list[AuditEntry]:
-    """What happened, newest first: feed events (revocations, trust lists, messages, bank
-    releases), enrollment tokens issued and used, and the sync batches stations pushed."""
-    entries: list[AuditEntry] = []
-    codes = dict(s.exec(select(Station.id, Station.code)).all())
-    if kind in (None, "revocation", "trust_list", "message", "bank_release"):
-        query = select(FeedEvent).order_by(col(FeedEvent.seq).desc()).limit(limit)
-        if kind:
-            query = query.where(FeedEvent.kind == kind)
-        entries += [AuditEntry(e.created_at, e.kind, e.created_by, _feed_summary(e))
-                    for e in s.exec(query)]  # fmt: skip
-    if kind in (None, "enrollment"):
-        for t in s.exec(select(EnrollmentToken).order_by(col(EnrollmentToken.id).desc())
-                        .limit(limit)):  # fmt: skip
-            code = codes.get(t.station_id, "?")
-            entries.append(AuditEntry(t.created_at, "enrollment", t.created_by,
-                                      _("Enrollment token issued for station %(code)s",
-                                        code=code)))  # fmt: skip
-            if t.used_at:
-                entries.append(AuditEntry(t.used_at, "enrollment", f"station:{code}",
-                                          _("Station %(code)s enrolled", code=code)))  # fmt: skip
-    if kind in (None, "sync"):
-        batches = s.exec(
-            select(SyncRecord.station_id, SyncRecord.batch, SyncRecord.kind,
-                   func.count(SyncRecord.id), func.min(SyncRecord.received_at))
-            .group_by(SyncRecord.station_id, SyncRecord.batch, SyncRecord.kind)
-            .order_by(func.min(SyncRecord.received_at).desc()).limit(limit)
-        )  # fmt: skip
-        for station_id, _batch, record_kind, n, at in batches:
-            code = codes.get(station_id, "?")
-            entries.append(AuditEntry(at, "sync", f"station:{code}",
-                                      _("Accepted %(n)d %(kind)s record(s) from station %(code)s",
-                                        n=n, kind=record_kind, code=code)))  # fmt: skip
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries[:limit]
+def audit_summary(e: RegistryAuditEntry) -> str:
+    """One line for people: what the entry records."""
+    d, what = e.data, _after(e.subject)
+    if e.action == "certificate.revoke":
+        return _("Revoked %(number)s: %(reason)s", number=what, reason=e.reason)
+    if e.action == "station.message":
+        return _("Message: %(title)s", title=d.get("title"))
+    if e.action == "bank.publish":
+        bank, _at, version = what.rpartition("@")
+        return _("Bank release %(bank)s v%(version)s", bank=bank, version=version)
+    if e.action == "station.enroll":
+        return _("Station %(code)s enrolled", code=what)
+    if e.action == "station.enrollment_token":
+        return _("Enrollment token issued for station %(code)s", code=what)
+    if e.action == "station.add":
+        return _("Station %(code)s added: %(name)s, %(city)s", code=what, name=d.get("name"),
+                 city=d.get("city"))  # fmt: skip
+    if e.action == "station.key_rotate":
+        return _("Station %(code)s rotated to key %(kid)s", code=what, kid=d.get("kid"))
+    if e.action == "operator.add":
+        return _("Operator %(username)s added", username=what)
+    if e.action == "root_key.create":
+        return _("Root key %(kid)s created", kid=what)
+    return e.action
 
 
 @bp.get("/audit")
 def audit():
-    kind = request.args.get("kind") or None
-    if kind is not None and kind not in AUDIT_KINDS:
+    area = request.args.get("kind") or None
+    if area is not None and area not in AUDIT_AREAS:
         abort(400, _("kind: unknown"))
-    return render_template("registry/console/audit.html", kind=kind, kinds=AUDIT_KINDS,
-                           entries=audit_entries(db.get_session(), kind=kind))  # fmt: skip
+    session = db.get_session()
+    entries = audit_log.entries(session, action_prefix=f"{area}." if area else None)
+    return render_template("registry/console/audit.html", kind=area, kinds=AUDIT_AREAS,
+                           entries=entries, summary=audit_summary,
+                           chain=audit_log.verify(session))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- statistics

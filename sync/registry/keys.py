@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from certs import keys as key_tools
 from sync.registry.models import RootKey
+from sync.registry.services import audit
 
 KID_PREFIX = "rg-"
 PASSPHRASE_ENV = "REGISTRY_KEY_PASSPHRASE"
@@ -87,6 +88,8 @@ def create_root_key(session: Session, *, passphrase: str) -> tuple[RootKey, bool
     )
     session.add(row)
     session.flush()
+    audit.record(session, actor="registry init", action="root_key.create",
+                 subject=f"root_key:{row.kid}")  # fmt: skip
     return row, True
 
 

@@ -5,6 +5,7 @@ so ``import sync.registry.models`` registers every table (Alembic's env.py relie
 - :mod:`sync.registry.models_records`: sync records, certificates, revocations, result summaries
 - :mod:`sync.registry.models_log`: the transparency log
 - :mod:`sync.registry.models_feed`: the pull feed and bank releases
+- :mod:`sync.registry.models_audit`: the audit log
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from sqlmodel import Field
 
+from sync.registry.models_audit import AuditEntry, AuditHead
 from sync.registry.models_common import RegistryModel, utcnow
 from sync.registry.models_feed import BankRelease, FeedEvent, FeedState
 from sync.registry.models_log import LogLeaf, LogNode, LogState, TreeHeadRow
@@ -26,6 +28,8 @@ from sync.registry.models_stations import (
 )
 
 __all__ = [
+    "AuditEntry",
+    "AuditHead",
     "BankRelease",
     "Certificate",
     "EnrollmentToken",

@@ -10,6 +10,7 @@ import re
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import text
 from sqlmodel import select
 
 from certs import cert_token
@@ -150,17 +151,46 @@ def test_revoke_from_the_console(seeded, console):
     # The station hears of it in its feed.
     events = seeded.station.feed().get_json()["events"]
     assert events[-1]["kind"] == "revocation" and events[-1]["payload"]["number"] == number
-    audit = console.get("/console/audit", query_string={"kind": "revocation"})
+    audit = console.get("/console/audit", query_string={"kind": "certificate"})
     assert "证书信息有误" in audit.get_data(as_text=True)
 
 
 def test_audit_lists_what_happened(seeded, console):
     seeded.issue(1)
     html = console.get("/console/audit").get_data(as_text=True)
-    kinds = set(re.findall(r'data-kind="([a-z_]+)"', html))
-    assert {"enrollment", "sync", "trust_list"} <= kinds
-    assert "440301" in html
+    actions = re.findall(r'data-action="([a-z_.]+)"', html)
+    assert actions == ["station.enroll", "station.enrollment_token", "station.add",
+                       "operator.add", "root_key.create"]  # newest first  # fmt: skip
+    assert "440301" in html and 'data-chain="ok"' in html
+    stations_only = console.get("/console/audit", query_string={"kind": "station"})
+    assert set(re.findall(r'data-kind="([a-z_]+)"', stations_only.get_data(as_text=True))) == {
+        "station"}  # fmt: skip
     assert console.get("/console/audit", query_string={"kind": "bogus"}).status_code == 400
+
+
+def test_the_audit_log_is_append_only_and_its_chain_is_checked(seeded, console):
+    runner = seeded.app.test_cli_runner()
+    assert runner.invoke(args=["message", "ALL", "--title", "停电通知", "--body", "周六停电"]
+                         ).exit_code == 0  # fmt: skip
+    ok = runner.invoke(args=["audit", "verify"])
+    assert ok.exit_code == 0 and "6 audit entries" in ok.output and "verified: OK" in ok.output
+    with seeded.app.app_context(), db.transaction() as s, pytest.raises(Exception,
+                                                                      match="append-only"):  # fmt: skip
+        s.exec(text("UPDATE audit_entry SET reason = 'x' WHERE seq = 6"))
+    with seeded.app.app_context(), db.transaction() as s, pytest.raises(Exception,
+                                                                      match="append-only"):  # fmt: skip
+        s.exec(text("DELETE FROM audit_entry WHERE seq = 6"))
+    # Whoever can drop the trigger is still caught by the chain.
+    with seeded.app.app_context(), db.transaction() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.exec(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
+        else:
+            s.exec(text("DROP TRIGGER audit_entry_no_update"))
+        s.exec(text("UPDATE audit_entry SET actor = 'someone-else' WHERE seq = 2"))
+    broken = runner.invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1 and "第 2 条记录内容被修改" in broken.output
+    html = console.get("/console/audit").get_data(as_text=True)
+    assert 'data-chain="broken"' in html and "第 2 条记录内容被修改" in html
 
 
 # --------------------------------------------------------------------------- statistics
@@ -294,7 +324,7 @@ def test_every_console_page_renders_in_english(seeded, console):
     assert out.exit_code == 0, out.output
     pages = ["/console/stations", "/console/certificates?q=欧阳娜",
              f"/console/certificates/{seeded.number(1)}", "/console/audit",
-             "/console/audit?kind=message", "/console/stats"]  # fmt: skip
+             "/console/audit?kind=station", "/console/stats"]  # fmt: skip
     for url in pages:
         response = console.get(url + ("&" if "?" in url else "?") + "lang=en")
         html = response.get_data(as_text=True)

@@ -22,6 +22,7 @@ from question_bank.package import read_manifest_unverified
 from question_bank.package_crypto import check_content_key, parse_release_code
 from sync.registry.models import BankRelease, FeedEvent, FeedState, Station
 from sync.registry.models_common import utcnow
+from sync.registry.services import audit
 from sync.registry.services.errors import InvalidInput, NotFound
 from sync.registry.services.log import iso_utc
 
@@ -145,7 +146,7 @@ def send_message(
 ) -> FeedEvent:
     """A message to one station (``station``) or to all (None)."""
     payload = {"title": _text("title", title, 100), "body": _text("body", body, 5000)}
-    return add_event(
+    event = add_event(
         session,
         kind="message",
         payload=payload,
@@ -153,6 +154,10 @@ def send_message(
         now=now,
         station_id=station.id if station else None,
     )
+    audit.record(session, actor=actor, action="station.message",
+                 subject=f"station:{station.code}" if station else "station:*",
+                 data={"title": payload["title"], "feed_seq": event.seq})  # fmt: skip
+    return event
 
 
 # --------------------------------------------------------------------------- bank releases
@@ -240,6 +245,11 @@ def publish_bank(
     release.feed_seq = event.seq
     session.add(release)
     session.flush()
+    audit.record(session, actor=actor, action="bank.publish",
+                 subject=f"bank:{release.bank}@{release.version}",
+                 data={"release": release.id, "sha256": digest, "encrypted": release.encrypted,
+                       "station": station.code if station else None,
+                       "release_code": bool(code)})  # never the code itself  # fmt: skip
     return release
 
 

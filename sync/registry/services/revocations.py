@@ -15,7 +15,7 @@ from certs.trust import MAX_REASON
 from sync.registry.keys import RootSigner
 from sync.registry.models import Certificate, Revocation
 from sync.registry.models_common import utcnow
-from sync.registry.services import feed
+from sync.registry.services import audit, feed
 from sync.registry.services import log as tlog
 from sync.registry.services.errors import InvalidInput, NotFound, RevocationError
 
@@ -56,14 +56,17 @@ def append_revocation(
     record_id: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Revocation, bytes]:
-    """Append the leaf and make the row (not added to the session, no feed event: the caller
-    stores them); return the row and the leaf data.
+    """Append the leaf, write the audit entry and make the row (not added to the session, no
+    feed event: the caller stores them); return the row and the leaf data.
     The caller holds the log lock and has checked that the certificate is not revoked."""
     now = now or utcnow()
     data = tlog.revocation_leaf(
         number=certificate.number, reason=reason, revoked_at=now, origin=origin
     )
     index = appender.append(kind="revocation", number=certificate.number, data=data, at=now)
+    audit.record(session, actor=f"{origin}:{actor}", action="certificate.revoke",
+                 subject=f"certificate:{certificate.number}", reason=reason,
+                 data={"origin": origin, "leaf_index": index, "record_id": record_id})  # fmt: skip
     row = Revocation(
         number=certificate.number,
         certificate_id=certificate.id,

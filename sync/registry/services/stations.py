@@ -34,7 +34,7 @@ from sync.registry.models import (
     StationKeyRow,
 )
 from sync.registry.models_common import utcnow
-from sync.registry.services import feed
+from sync.registry.services import audit, feed
 from sync.registry.services.errors import EnrollmentError, InvalidInput, NotFound
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -93,6 +93,8 @@ def add_station(
     )
     session.add(station)
     session.flush()
+    audit.record(session, actor=actor, action="station.add", subject=f"station:{code}",
+                 data={"name": station.name, "city": station.city})  # fmt: skip
     return station, issue_enrollment_token(session, code=code, actor=actor, now=now)
 
 
@@ -121,6 +123,9 @@ def issue_enrollment_token(
         )
     )
     session.flush()
+    audit.record(session, actor=actor, action="station.enrollment_token",
+                 subject=f"station:{code}",
+                 data={"expires_at": (now + TOKEN_TTL).isoformat()})  # the token itself never  # fmt: skip
     return token
 
 
@@ -201,6 +206,11 @@ def add_key(
     )
     session.add(row)
     session.flush()
+    if source == "rotation":  # enrollment's keys are audited with the enrollment
+        audit.record(session, actor=f"station:{station.code}", action="station.key_rotate",
+                     subject=f"station:{station.code}",
+                     data={"kid": key.kid, "endorsed_by": endorsed_by,
+                           "valid_from": key.valid_from.isoformat()})  # fmt: skip
     return row
 
 
@@ -325,6 +335,8 @@ def enroll(
     station.enrolled_at = station.enrolled_at or now
     session.add_all([row, station])
     session.flush()
+    audit.record(session, actor=f"station:{code}", action="station.enroll",
+                 subject=f"station:{code}", data={"kids": [k.kid for k in keys]})  # fmt: skip
     signed = signed_trust_list(session, signer)
     feed.add_event(session, kind="trust_list", payload=signed, actor=f"station:{code}", now=now)
     return {
