@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -12,13 +11,11 @@ from sqlmodel import Session, col, select
 
 from certs import keys
 from question_bank import assembly, package, signing
-from question_bank.blueprint import Blueprint, validate_blueprint
-from question_bank.coverage import check_feasibility, coverage
+from question_bank.blueprint import Blueprint
+from question_bank.coverage import coverage
 from question_bank.errors import BankImportError, BlueprintError, PackageError
 from question_bank.importers import detect_format, import_file
 from question_bank.items import BankContent, Item, ItemType, Task
-from question_bank.media import media_problems
-from question_bank.richtext import html_to_text
 from station.models import (
     Bank,
     BankBlueprint,
@@ -29,7 +26,7 @@ from station.models import (
     TrustedIssuer,
 )
 from station.models.common import utcnow
-from station.services import audit
+from station.services import audit, bank_store
 from station.services.errors import BankImportFailed, DomainError, NotFound
 
 
@@ -98,22 +95,22 @@ def import_bank(db: Session, *, actor: str, filename: str, data: bytes,
         raise BankImportFailed(f"{filename} 无法导入", [str(exc)]) from None
 
     code = (bank_name or content.meta.get("bank") or PurePath(filename).stem).strip()
-    bank = _get_or_create_bank(db, code=code, meta=content.meta, name=bank_name)
-    digest = _content_digest(content)
-    latest = _latest_version(db, bank)
+    bank = bank_store.get_or_create_bank(db, code=code, meta=content.meta, name=bank_name)
+    digest = bank_store.content_digest(content)
+    latest = bank_store.latest_version(db, bank)
     if latest is not None and latest.content_hash == digest:
         return _summary(db, bank, latest, fmt, created=False)
     wanted = str(content.meta.get("version") or "")
-    if wanted and _version(db, bank, wanted) is not None:
+    if wanted and bank_store.version(db, bank, wanted) is not None:
         raise BankImportFailed(
             f"{filename} 无法导入",
             [f"题库 {code} 的版本 {wanted} 已存在，且内容不同；请提高版本号"],
         )
-    version = wanted or str(_next_number(db, bank))
+    version = wanted or str(bank_store.next_number(db, bank))
     row = BankVersion(bank_id=bank.id, version=version, source_format=fmt,
                       source_name=filename, content_hash=digest, manifest=content.meta,
                       imported_by=actor)  # fmt: skip
-    warnings = _store_content(db, row, content)
+    warnings = bank_store.store_content(db, row, content)
     audit.record(db, actor=actor, action="bank.import", subject=f"bank:{code}",
                  data={"version": version, "format": fmt, "file": filename,
                        "items": len(content.items)})  # fmt: skip
@@ -124,8 +121,8 @@ def _import_package(db: Session, *, actor: str, filename: str, data: bytes) -> I
     opened = package.open_package(data, trusted=trusted_issuers(db))
     manifest = opened.manifest
     digest = hashlib.sha256(data).hexdigest()
-    bank = _get_or_create_bank(db, code=manifest.bank, meta=manifest.to_dict())
-    existing = _version(db, bank, str(manifest.version))
+    bank = bank_store.get_or_create_bank(db, code=manifest.bank, meta=manifest.to_dict())
+    existing = bank_store.version(db, bank, str(manifest.version))
     if existing is not None:
         if existing.content_hash == digest:
             return _summary(db, bank, existing, "package", created=False)
@@ -143,7 +140,7 @@ def _import_package(db: Session, *, actor: str, filename: str, data: bytes) -> I
         db.add(row)
         db.flush()
     else:
-        warnings = _store_content(db, row, opened.content())
+        warnings = bank_store.store_content(db, row, opened.content())
     audit.record(db, actor=actor, action="bank.import", subject=f"bank:{bank.code}",
                  data={"version": row.version, "format": "package", "file": filename,
                        "encrypted": opened.encrypted, "sha256": digest})  # fmt: skip
@@ -164,120 +161,12 @@ def unlock(db: Session, *, actor: str, bank_version_id: int, release_code: str) 
         content = opened.content(key)
     except (PackageError, BankImportError) as exc:
         raise DomainError(f"无法解锁题库 {bank.code} 版本 {row.version}", [str(exc)]) from None
-    warnings = _store_content(db, row, content)
+    warnings = bank_store.store_content(db, row, content)
     row.unlocked_at = utcnow()
     db.add(row)
     audit.record(db, actor=actor, action="bank.unlock", subject=f"bank:{bank.code}",
                  data={"version": row.version})  # fmt: skip
     return _summary(db, bank, row, "package", created=True, warnings=warnings)
-
-
-def _store_content(db: Session, row: BankVersion, content: BankContent) -> list[str]:
-    """Validate blueprints against the content, then write every row (caller's transaction)."""
-    problems, warnings = [], []
-    for bp in content.blueprints:
-        try:
-            validate_blueprint(bp)
-        except BlueprintError as exc:
-            problems.append(f"鉴定要素细目表 {bp.name}: {exc}")
-            continue
-        try:
-            check_feasibility(bp, content.items)
-        except BlueprintError as exc:
-            warnings.append(f"鉴定要素细目表 {bp.name} 暂不能满足: " + "；".join(exc.shortfalls))
-    problems += media_problems(content.media)
-    if problems:
-        raise BankImportFailed("题库内容有误", problems)
-    db.add(row)
-    db.flush()
-    db.add_all(_item_row(row.id, item) for item in content.items)
-    db.add_all(
-        BankTask(bank_version_id=row.id, uid=t.uid, title=t.title, data=t.to_dict())
-        for t in content.tasks
-    )
-    db.add_all(
-        BankBlueprint(bank_version_id=row.id, name=bp.name, data=bp.to_dict())
-        for bp in content.blueprints
-    )
-    db.add_all(
-        BankMedia(bank_version_id=row.id, name=name, content=blob)
-        for name, blob in content.media.items()
-    )
-    db.flush()
-    return warnings
-
-
-def _item_row(version_id: int, item: Item) -> BankItem:
-    option_text = " ".join(html_to_text(o.text) for o in item.options)
-    return BankItem(
-        bank_version_id=version_id,
-        uid=item.uid,
-        version=item.version,
-        type=item.type.value,
-        knowledge_point=item.knowledge_point,
-        importance=item.importance.value if item.importance else None,
-        difficulty=item.difficulty,
-        status=item.status.value,
-        search_text=f"{item.uid} {html_to_text(item.stem)} {option_text}",
-        data=item.to_dict(),
-    )
-
-
-def _content_digest(content: BankContent) -> str:
-    body = {
-        "items": [i.to_dict() for i in sorted(content.items, key=lambda i: i.uid)],
-        "tasks": [t.to_dict() for t in sorted(content.tasks, key=lambda t: t.uid)],
-        "blueprints": [b.to_dict() for b in content.blueprints],
-        "media": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(content.media.items())},
-    }
-    raw = json.dumps(body, ensure_ascii=False, sort_keys=True, default=str).encode()
-    return hashlib.sha256(raw).hexdigest()
-
-
-def _get_or_create_bank(db: Session, *, code: str, meta: dict, name: str | None = None) -> Bank:
-    if not code:
-        raise BankImportFailed("缺少题库名称", ["请用 --bank 指定题库名称"])
-    bank = db.exec(select(Bank).where(Bank.code == code)).first()
-    if bank is not None:
-        return bank
-    programme = meta.get("programme") or {}
-    issuer = meta.get("issuer") or {}
-    bank = Bank(
-        code=code,
-        name=name or meta.get("name") or _bank_title(programme, meta.get("level")) or code,
-        programme_code=programme.get("code", "") if isinstance(programme, dict) else "",
-        programme_name=programme.get("name", "") if isinstance(programme, dict) else str(programme),
-        level=str(meta.get("level") or ""),
-        issuer_name=issuer.get("name", "") if isinstance(issuer, dict) else str(issuer),
-    )
-    db.add(bank)
-    db.flush()
-    return bank
-
-
-def _bank_title(programme, level) -> str:
-    name = programme.get("name", "") if isinstance(programme, dict) else str(programme or "")
-    return f"{name}（{level}）" if name and level else name
-
-
-def _version(db: Session, bank: Bank, version: str) -> BankVersion | None:
-    return db.exec(
-        select(BankVersion).where(BankVersion.bank_id == bank.id, BankVersion.version == version)
-    ).first()
-
-
-def _latest_version(db: Session, bank: Bank) -> BankVersion | None:
-    return db.exec(
-        select(BankVersion)
-        .where(BankVersion.bank_id == bank.id)
-        .order_by(col(BankVersion.id).desc())
-    ).first()
-
-
-def _next_number(db: Session, bank: Bank) -> int:
-    versions = db.exec(select(BankVersion.version).where(BankVersion.bank_id == bank.id)).all()
-    numbers = [int(v) for v in versions if v.isdigit()]
-    return max(numbers, default=0) + 1
 
 
 def _summary(db: Session, bank: Bank, row: BankVersion, fmt: str, *, created: bool,
@@ -320,7 +209,7 @@ class BankOverview:
 def list_banks(db: Session) -> list[BankOverview]:
     result = []
     for bank in db.exec(select(Bank).order_by(Bank.code)):
-        latest = _latest_version(db, bank)
+        latest = bank_store.latest_version(db, bank)
         versions = db.exec(
             select(func.count()).select_from(BankVersion).where(BankVersion.bank_id == bank.id)
         ).one()
@@ -348,7 +237,7 @@ def versions(db: Session, bank: Bank) -> list[BankVersion]:
 
 
 def get_version(db: Session, bank: Bank, version: str | None = None) -> BankVersion:
-    row = _version(db, bank, version) if version else _latest_version(db, bank)
+    row = bank_store.version(db, bank, version) if version else bank_store.latest_version(db, bank)
     if row is None:
         raise NotFound(f"题库 '{bank.code}' 没有版本 {version or ''}".strip())
     return row
