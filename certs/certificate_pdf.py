@@ -22,11 +22,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import math
 import multiprocessing
 import os
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -41,6 +39,14 @@ from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.text.fonts import FontConfiguration
 
 from certs import pdf_pages
+from certs.certificate_print import (
+    CertificatePrint,
+    CertificateRenderError,
+    Scores,
+    TemplateError,
+    check_print,
+    who,
+)
 from certs.qr import QUIET_ZONE, qr_matrix
 from certs.ticket_pdf import _IMAGE_TYPES, _fetcher, _RemoteResourceRefused
 
@@ -62,7 +68,6 @@ HTML_NAME, CSS_NAME = "certificate.html", "certificate.css"
 CHUNK_SIZE = 16  # certificates per WeasyPrint document (one task of the process pool)
 SLOW_SUBSET_CHUNK_SIZE = 64  # ... where every subset takes seconds (fontTools)
 QR_ERROR = "M"
-QR_MAX_CHARS = 1000  # version ~25 at level M: 0.3 mm modules in a 36 mm symbol
 QR_SYMBOL_MM = 36.0  # the symbol without its quiet zone; the printed image adds 2 × 4 modules
 A4_PX = (210 / 25.4 * 96, 297 / 25.4 * 96)  # WeasyPrint page sizes are CSS px (96 per inch)
 OPTIONS = {"hinting": False, "full_fonts": False, "optimize_images": False}
@@ -81,46 +86,6 @@ _WRAPPER = jinja2.Template(
     "{% endfor %}</body></html>",
     autoescape=True,
 )
-
-
-class CertificateRenderError(ValueError):
-    """A certificate could not be rendered; the message names the certificate and the field."""
-
-
-class TemplateError(CertificateRenderError):
-    """The certificate template (directory, HTML or CSS) is unusable; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Scores:
-    """Scores out of 100 as printed; ``None`` leaves the column out (e.g. no 综合评审 below 技师)."""
-
-    theory: int | float | Decimal | None = None
-    practical: int | float | Decimal | None = None
-    review: int | float | Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificatePrint:
-    """Everything one printed certificate shows (the paper carries the full ID number)."""
-
-    number: str
-    holder_name: str
-    gender: str
-    id_type: str  # the Chinese label, e.g. certs.identity.IdType.resident_id.label
-    id_number: str
-    occupation: str
-    occupation_code: str
-    level: str
-    issuing_body: str
-    issue_date: dt.date
-    qr_url: str  # "<REGISTRY>/V/<TOKEN>", upper case so that the QR uses alphanumeric mode
-    programme: str
-    session_code: str
-    station_name: str
-    direction: str | None = None
-    photo: bytes | None = None  # JPEG/PNG/GIF; None prints an empty frame
-    scores: Scores | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +108,7 @@ class Template:
 def render_certificate(p: CertificatePrint, *, template_dir: str | Path | None = None) -> bytes:
     """One certificate's PDF: the same bytes as its single in a batch with own font subsets."""
     template = load_template(template_dir)
-    _check(p)
+    check_print(p)
     with _LOCK:
         return _render_chunk(template, [p], False, None)[1][0]
 
@@ -171,7 +136,7 @@ def render_batch(
     template = load_template(template_dir)
     _compiled(template)  # a syntax error is reported before any process starts
     for p in prints:
-        _check(p)
+        check_print(p)
     workers = _usable_cpus() if workers is None else workers
     if not isinstance(workers, int) or workers < 1:
         raise CertificateRenderError(f"workers 必须是不小于 1 的整数，收到 {workers!r} (workers)")
@@ -239,70 +204,6 @@ def load_template(template_dir: str | Path | None) -> Template:
     return Template(html, css, origin)
 
 
-# --------------------------------------------------------------------------- checks
-
-_TEXT_FIELDS = {  # field: label; only direction may be None
-    "number": "证书编号",
-    "holder_name": "姓名",
-    "gender": "性别",
-    "id_type": "证件类型",
-    "id_number": "证件号码",
-    "occupation": "职业",
-    "occupation_code": "职业编码",
-    "level": "技能等级",
-    "issuing_body": "评价机构",
-    "qr_url": "二维码内容",
-    "programme": "认定项目",
-    "session_code": "批次",
-    "station_name": "考核站点",
-    "direction": "职业方向",
-}
-
-
-def _who(p: CertificatePrint) -> str:
-    return f"证书 {p.number}（{p.holder_name}）"
-
-
-def _check(p: CertificatePrint) -> None:
-    """Refuse anything that cannot be printed faithfully, naming the certificate and field."""
-    if not isinstance(p, CertificatePrint):
-        raise CertificateRenderError(f"需要 CertificatePrint，收到 {type(p).__name__}")
-    for name, label in _TEXT_FIELDS.items():
-        value = getattr(p, name)
-        if name == "direction" and value is None:
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise CertificateRenderError(f"{_who(p)}：{label}不能为空 ({name})")
-        if value != value.strip() or any(unicodedata.category(ch)[0] == "C" for ch in value):
-            raise CertificateRenderError(
-                f"{_who(p)}：{label}含有首尾空白或控制字符 ({name}: {value!r})"
-            )
-    if len(p.qr_url) > QR_MAX_CHARS:
-        raise CertificateRenderError(
-            f"{_who(p)}：二维码内容过长（{len(p.qr_url)} 个字符，最多 {QR_MAX_CHARS}），"
-            "模块过小无法可靠扫描 (qr_url)"
-        )
-    if not isinstance(p.issue_date, dt.date) or isinstance(p.issue_date, dt.datetime):
-        raise CertificateRenderError(f"{_who(p)}：发证日期必须是日期，不带时间 (issue_date)")
-    if p.photo is not None and not (
-        isinstance(p.photo, bytes) and any(p.photo.startswith(m) for m, _ in _IMAGE_TYPES)
-    ):
-        raise CertificateRenderError(f"{_who(p)}：照片不是 JPEG、PNG 或 GIF 图片 (photo)")
-    if p.scores is not None:
-        for name in ("theory", "practical", "review"):
-            value = getattr(p.scores, name)
-            ok = value is None or (
-                isinstance(value, int | float | Decimal)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and 0 <= value <= 100
-            )
-            if not ok:
-                raise CertificateRenderError(
-                    f"{_who(p)}：成绩必须是 0 到 100 之间的数 (scores.{name}: {value!r})"
-                )
-
-
 # --------------------------------------------------------------------------- rendering
 
 _LOCK = threading.Lock()  # one in-process rendering at a time: the caches are shared
@@ -363,7 +264,7 @@ def template_context(p: CertificatePrint) -> dict[str, object]:
         matrix = qr_matrix(p.qr_url, error=QR_ERROR)  # quiet zone included
     except (qrcode.exceptions.DataOverflowError, ValueError):  # qrcode raises either
         raise CertificateRenderError(
-            f"{_who(p)}：二维码内容过长，无法编码 (qr_url, {len(p.qr_url)} characters)"
+            f"{who(p)}：二维码内容过长，无法编码 (qr_url, {len(p.qr_url)} characters)"
         ) from None
     modules = len(matrix)
     scores = []
@@ -441,7 +342,7 @@ def _render_pages(
             bodies.append(compiled.render(template_context(p)))
         except jinja2.TemplateError as exc:
             raise TemplateError(
-                f"{template.origin} 的 {HTML_NAME} 无法渲染 {_who(p)}：{exc.message} "
+                f"{template.origin} 的 {HTML_NAME} 无法渲染 {who(p)}：{exc.message} "
                 "(template variable)"
             ) from None
     html = weasyprint.HTML(
