@@ -1,10 +1,11 @@
-"""The hash chain of an append-only audit log, shared by the station and the registry (pure).
+"""The hash chain of an append-only audit log, shared by the station and the registry.
 
 Each entry's hash covers its own fields and the previous entry's hash, so editing any entry
 breaks the chain from there on; ``seq`` is dense (1, 2, 3 …), so deleting one leaves a gap; and
 the chain's tip (newest ``seq`` and hash) is kept in a row of its own, written in the same
 transaction as the entry, so deleting or replacing the newest entries is caught too. Each side
-stores entries in its own tables; :func:`check_chain` walks what was stored.
+has its own ``audit_entry`` and ``audit_head`` tables (same columns); :func:`append` writes an
+entry, :func:`check_chain` walks what was stored.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+from sqlalchemy import text
 
 GENESIS = "0" * 64
 
@@ -46,6 +49,25 @@ def digest(prev_hash: str, seq: int, at: datetime, actor: str, action: str, subj
 def plain_data(data: dict[str, Any] | None) -> dict:
     """``data`` as the JSON column will give it back (so that what is hashed is what is read)."""
     return json.loads(json.dumps(data or {}, ensure_ascii=False, default=str))
+
+
+def append(session: Any, entry_type: type, *, at: datetime, actor: str, action: str,
+           subject: str, reason: str, data: dict | None) -> Any:  # fmt: skip
+    """Add an entry of ``entry_type`` (the side's ``audit_entry`` model) in the caller's
+    transaction. The ``UPDATE … RETURNING`` on the head row comes first: it takes SQLite's write
+    lock, or on PostgreSQL that row's lock until commit, so two writers (threads or gunicorn
+    workers) never chain onto the same tip."""
+    connection = session.connection()
+    seq, prev_hash = connection.execute(
+        text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")).one()  # fmt: skip
+    data = plain_data(data)
+    entry_hash = digest(prev_hash, seq, at, actor, action, subject, reason, data)
+    entry = entry_type(seq=seq, at=at, actor=actor, action=action, subject=subject,
+                       reason=reason, data=data, prev_hash=prev_hash, hash=entry_hash)  # fmt: skip
+    session.add(entry)
+    connection.execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"), {"h": entry_hash})
+    session.flush()
+    return entry
 
 
 @dataclass

@@ -8,12 +8,11 @@ caught too.
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from station.models import AuditEntry, AuditHead
 from station.models.common import utcnow
-from sync.audit_chain import GENESIS, ChainReport, check_chain, digest, plain_data
+from sync.audit_chain import GENESIS, ChainReport, append, check_chain
 
 __all__ = ["GENESIS", "ChainReport", "record", "verify"]
 
@@ -21,24 +20,8 @@ __all__ = ["GENESIS", "ChainReport", "record", "verify"]
 def record(db: Session, *, actor: str, action: str, subject: str = "", reason: str = "",
            data: dict | None = None) -> AuditEntry:  # fmt: skip
     """Append an entry in the caller's transaction."""
-    # Taking the head with an UPDATE first gets SQLite's write lock before we read it, so two
-    # writers can never chain onto the same tip.
-    row = (
-        db.connection()
-        .execute(text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"))
-        .one()
-    )
-    seq, prev_hash = row
-    at = utcnow()
-    data = plain_data(data)
-    entry_hash = digest(prev_hash, seq, at, actor, action, subject, reason, data)
-    entry = AuditEntry(seq=seq, at=at, actor=actor, action=action, subject=subject,
-                       reason=reason, data=data, prev_hash=prev_hash, hash=entry_hash)  # fmt: skip
-    db.add(entry)
-    db.connection().execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"),
-                            {"h": entry_hash})  # fmt: skip
-    db.flush()
-    return entry
+    return append(db, AuditEntry, at=utcnow(), actor=actor, action=action, subject=subject,
+                  reason=reason, data=data)  # fmt: skip
 
 
 def verify(db: Session) -> ChainReport:

@@ -287,12 +287,7 @@ def log_verify() -> None:
         f"tree size {report.tree_size}: {report.nodes} nodes, {report.heads} tree heads, "
         f"{report.certificates} certificates, {report.revocations} revocations"
     )
-    if report.ok:
-        click.secho("log verified: OK", fg="green")
-        return
-    for problem in report.problems:
-        click.secho(f"  {problem}", fg="red", err=True)
-    _fail(f"log verification failed: {len(report.problems)} problem(s)")
+    _verdict(report, "log")
 
 
 @log_cli.command("sth")
@@ -313,12 +308,17 @@ def audit_verify() -> None:
     """Walk the audit log's hash chain: edited, deleted or replaced entries are reported."""
     report = _run(audit.verify)
     click.echo(f"{report.entries} audit entries")
+    _verdict(report, "audit log")
+
+
+def _verdict(report, what: str) -> None:
+    """``<what> verified: OK``, or every problem and a non-zero exit."""
     if report.ok:
-        click.secho("audit log verified: OK", fg="green")
+        click.secho(f"{what} verified: OK", fg="green")
         return
     for problem in report.problems:
         click.secho(f"  {problem}", fg="red", err=True)
-    _fail(f"audit log verification failed: {len(report.problems)} problem(s)")
+    _fail(f"{what} verification failed: {len(report.problems)} problem(s)")
 
 
 def _fail(message: str) -> None:

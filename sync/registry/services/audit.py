@@ -1,17 +1,16 @@
 """The registry's audit log: append in the caller's transaction, verify the whole chain.
 
-The chain itself (hashing, checking) is :mod:`sync.audit_chain`, shared with the station. An
-append first bumps the single ``audit_head`` row with an ``UPDATE … RETURNING``: on PostgreSQL
-that row lock is held until the caller commits, so appends from several gunicorn workers queue
-in the database and never chain onto the same tip; SQLite takes its write lock.
+The chain itself (hashing, appending, checking) is :mod:`sync.audit_chain`, shared with the
+station. An append first bumps the single ``audit_head`` row: on PostgreSQL that row lock is
+held until the caller commits, so appends from several gunicorn workers queue in the database
+and never chain onto the same tip.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlmodel import Session, select
 
-from sync.audit_chain import ChainReport, check_chain, digest, plain_data
+from sync.audit_chain import ChainReport, append, check_chain
 from sync.registry.models import AuditEntry, AuditHead
 from sync.registry.models_common import utcnow
 
@@ -19,17 +18,8 @@ from sync.registry.models_common import utcnow
 def record(session: Session, *, actor: str, action: str, subject: str = "", reason: str = "",
            data: dict | None = None) -> AuditEntry:  # fmt: skip
     """Append an entry in the caller's transaction (it commits or rolls back with the change)."""
-    seq, prev_hash = session.connection().execute(
-        text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")).one()  # fmt: skip
-    at, data = utcnow(), plain_data(data)
-    entry_hash = digest(prev_hash, seq, at, actor, action, subject, reason, data)
-    entry = AuditEntry(seq=seq, at=at, actor=actor[:64], action=action, subject=subject[:200],
-                       reason=reason, data=data, prev_hash=prev_hash, hash=entry_hash)  # fmt: skip
-    session.add(entry)
-    session.connection().execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"),
-                                 {"h": entry_hash})  # fmt: skip
-    session.flush()
-    return entry
+    return append(session, AuditEntry, at=utcnow(), actor=actor[:64], action=action,
+                  subject=subject[:200], reason=reason, data=data)  # fmt: skip
 
 
 def verify(session: Session) -> ChainReport:
