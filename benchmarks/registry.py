@@ -364,7 +364,20 @@ def main(argv: list[str] | None = None) -> int:
            f"; backlog of {drain.items:,} drained in {drain.seconds:.0f} s (100,000 in < "
            f"{TARGET_BACKLOG_S} s: {100_000 / drain.rate:.0f} s at this rate)")
     )  # fmt: skip
+    cores = os.cpu_count() or 1
+    print(
+        f"server CPU only (the clients share these {cores} cores here): gunicorn + PostgreSQL "
+        f"would serve {_capacity(push, cores):,.0f} certificates/s and "
+        f"{_capacity(verify, cores):,.0f} verifications/s on them"
+    )
     return 0
+
+
+def _capacity(phase: Phase, cores: int) -> float:
+    """Items/s the server could do on ``cores`` if its CPU per item (gunicorn and PostgreSQL)
+    were all it spent: what the rate would be with the load generator on another machine."""
+    per_item = (phase.cpu["web"] + phase.cpu["pg"]) / phase.items
+    return cores / per_item if per_item else float("inf")
 
 
 if __name__ == "__main__":
