@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -52,7 +51,7 @@ from certs.numbers import (
     level_name,
     parse_number,
 )
-from certs.record import CertificateRecord
+from certs.record import CertificateRecord, control_character
 from certs.ticket_token import is_masked_id
 from certs.trust import Revocation, TrustList
 
@@ -158,11 +157,11 @@ def _check_text(label: str, value: object, limit: int) -> None:
         raise InvalidTokenClaimsError(
             f"{label}“{value}”共 {len(value)} 个字符，超过上限 {limit} ({label}: too long)"
         )
-    for char in value:
-        if unicodedata.category(char).startswith("C"):
-            raise InvalidTokenClaimsError(
-                f"{label}含有控制字符 U+{ord(char):04X} ({label}: control character)"
-            )
+    char = control_character(value)
+    if char is not None:
+        raise InvalidTokenClaimsError(
+            f"{label}含有控制字符 U+{ord(char):04X} ({label}: control character)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,27 +323,17 @@ def decode_token(
         payload = b32decode(text.upper())
     except CodecError as exc:
         raise _malformed(f"编码错误：{exc}") from None
-    reader = Reader(payload)
-    version = reader.u8()
+    version = payload[0]  # never empty: b32decode gives at least one byte for non-empty text
     if version != FORMAT_VERSION:
         raise UnknownTokenVersionError(
             f"证书二维码格式版本 {version} 不受支持（本软件支持版本 {FORMAT_VERSION}），"
             "请升级核验软件 (unknown format version)"
         )
-    try:
-        kid = reader.text()
-        packed = reader.raw(NUMBER_SIZE)
-        days = reader.u16()
-        level_byte = reader.u8()
-        occupation_code, holder_name, masked_id = reader.text(), reader.text(), reader.text()
-    except CodecError as exc:
-        raise _malformed(str(exc)) from exc
-    body_end = reader.pos
-    if reader.remaining != SIGNATURE_SIZE:
-        if reader.remaining < SIGNATURE_SIZE:
-            raise _malformed(f"签名不完整（{reader.remaining}/{SIGNATURE_SIZE} 字节）")
-        raise _malformed(f"签名后多出 {reader.remaining - SIGNATURE_SIZE} 字节")
-    signature = reader.raw(SIGNATURE_SIZE)
+    fields = _read_fields(payload)
+    if fields is None:  # something is wrong: let the Reader say exactly what
+        fields = _read_fields_checked(payload)
+    kid, packed, days, level_byte, occupation_code, holder_name, masked_id, body_end = fields
+    signature = payload[body_end:]
 
     key = trust.get(kid)
     if key is None:
@@ -392,6 +381,59 @@ def decode_token(
             revocation=revocation,
         )
     return verified
+
+
+_Fields = tuple[str, bytes, int, int, str, str, str, int]
+
+
+def _read_fields(payload: bytes) -> _Fields | None:
+    """The fields after the version byte, and where the signature starts, read by slicing;
+    None if anything is off (too short, bad UTF-8, a signature of the wrong length).
+
+    Only a shortcut for :func:`_read_fields_checked`: on a well-formed token both read the
+    same bytes the same way (``u8``, ``u16`` big-endian, ``u8``-length UTF-8 strings); on
+    anything else this gives up and that function raises the precise error."""
+    try:
+        pos = 2 + payload[1]
+        kid = payload[2:pos]
+        packed = payload[pos : pos + NUMBER_SIZE]
+        pos += NUMBER_SIZE
+        days = payload[pos] << 8 | payload[pos + 1]
+        level_byte = payload[pos + 2]
+        pos += 3
+        texts = []
+        for _ in range(3):
+            end = pos + 1 + payload[pos]
+            texts.append(payload[pos + 1 : end])
+            pos = end
+        # Every slice but the last text is followed by an index read that fails if the slice
+        # ran short; the last text ran short only if ``pos`` passed the end.
+        if len(payload) - pos != SIGNATURE_SIZE:
+            return None
+        return (kid.decode("utf-8"), packed, days, level_byte, texts[0].decode("utf-8"),
+                texts[1].decode("utf-8"), texts[2].decode("utf-8"), pos)  # fmt: skip
+    except (IndexError, UnicodeDecodeError):
+        return None
+
+
+def _read_fields_checked(payload: bytes) -> _Fields:
+    """The fields after the version byte with :class:`Reader`, raising what is wrong."""
+    reader = Reader(payload)
+    reader.u8()
+    try:
+        kid = reader.text()
+        packed = reader.raw(NUMBER_SIZE)
+        days = reader.u16()
+        level_byte = reader.u8()
+        occupation_code, holder_name, masked_id = reader.text(), reader.text(), reader.text()
+    except CodecError as exc:
+        raise _malformed(str(exc)) from exc
+    body_end = reader.pos
+    if reader.remaining != SIGNATURE_SIZE:
+        if reader.remaining < SIGNATURE_SIZE:
+            raise _malformed(f"签名不完整（{reader.remaining}/{SIGNATURE_SIZE} 字节）")
+        raise _malformed(f"签名后多出 {reader.remaining - SIGNATURE_SIZE} 字节")
+    return kid, packed, days, level_byte, occupation_code, holder_name, masked_id, body_end
 
 
 def _malformed(detail: str, *, kid: str | None = None) -> MalformedTokenError:

@@ -57,8 +57,10 @@ __all__ = [
     "UnknownRecordKeyError",
     "UnknownRecordVersionError",
     "canonical_bytes",
+    "control_character",
     "sign_record",
     "verify_record",
+    "verify_record_bytes",
 ]
 
 FORMAT = 1
@@ -66,6 +68,8 @@ SIGNING_CONTEXT = b"SkillCert certificate record\x00"
 SIGNATURE_SIZE = 64
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SIGNATURE_B64 = re.compile(r"[A-Za-z0-9_-]{86}")
 _TEXT_LIMITS = {
     "holder_name": 50,
     "occupation": 200,
@@ -115,6 +119,24 @@ class BadRecordSignatureError(RecordError):
 # --------------------------------------------------------------------------- the record
 
 
+def control_character(value: str, allowed: str = "") -> str | None:
+    """The first character of ``value`` in Unicode category C (Cc, Cf, Cs, Co, Cn) and not in
+    ``allowed``, or None when there is none.
+
+    Fast path: ``str.isprintable()`` is False for every character of category C (and for the
+    separators Z*, the ASCII space excepted), so a printable string holds none and the
+    per-character ``unicodedata`` look-up is skipped. Both read CPython's one Unicode
+    database; ``tests/certs/test_fast_paths.py`` checks the implication over every code point.
+    Anything not printable takes the character-by-character loop, whose answer is the same.
+    """
+    if value.isprintable():
+        return None
+    for char in value:
+        if unicodedata.category(char).startswith("C") and char not in allowed:
+            return char
+    return None
+
+
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidRecordError(f"{name}: 应为文本 (expected str, got {type(value).__name__})")
@@ -124,9 +146,9 @@ def _text(name: str, value: object) -> str:
         raise InvalidRecordError(
             f"{name}: 共 {len(value)} 个字符，超过上限 {_TEXT_LIMITS[name]} (too long)"
         )
-    for char in value:
-        if unicodedata.category(char).startswith("C"):
-            raise InvalidRecordError(f"{name}: 含有控制字符 U+{ord(char):04X} (control character)")
+    char = control_character(value)
+    if char is not None:
+        raise InvalidRecordError(f"{name}: 含有控制字符 U+{ord(char):04X} (control character)")
     return value
 
 
@@ -212,15 +234,17 @@ class CertificateRecord:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, with ``"format"``: the exact object that is signed."""
         out: dict[str, Any] = {"format": FORMAT}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, dt.date):
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if type(value) is str or value is None:  # most fields: nothing to convert
+                pass
+            elif isinstance(value, dt.date):
                 value = value.isoformat()
             elif isinstance(value, IdType):
                 value = value.value
             elif isinstance(value, float) and value.is_integer():
                 value = int(value)  # 90.0 and 90 are one JSON number; keep the JSON plain
-            out[f.name] = value
+            out[name] = value
         return out
 
     @classmethod
@@ -228,7 +252,7 @@ class CertificateRecord:
         if not isinstance(data, Mapping):
             raise InvalidRecordError("record: 应为对象 (expected an object)")
         _check_format(data.get("format"), "record")
-        names = [f.name for f in fields(cls)]
+        names = _field_names(cls)
         missing = [name for name in names if name not in data]
         if missing:
             raise InvalidRecordError(f"record: 缺少字段 {', '.join(missing)} (missing fields)")
@@ -237,7 +261,7 @@ class CertificateRecord:
             raise InvalidRecordError(f"record: 未知字段 {', '.join(unknown)} (unknown fields)")
         values = dict(data)
         raw_date = values["issue_date"]
-        if not isinstance(raw_date, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw_date):
+        if not isinstance(raw_date, str) or not _ISO_DATE.fullmatch(raw_date):
             raise InvalidRecordError(f"issue_date: 应为 YYYY-MM-DD，实际为 {raw_date!r}")
         try:
             values["issue_date"] = dt.date.fromisoformat(raw_date)
@@ -245,6 +269,18 @@ class CertificateRecord:
             raise InvalidRecordError(f"issue_date: 日期 {raw_date} 不存在") from None
         values.pop("format")
         return cls(**values)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """``[f.name for f in fields(cls)]``, worked out once per class (``fields()`` walks the
+    dataclass machinery on every call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def _text_id(value: object) -> str:
@@ -299,7 +335,7 @@ class SignedRecord:
         except TrustListError as exc:
             raise InvalidRecordError(str(exc)) from exc
         raw = data.get("signature")
-        if not isinstance(raw, str) or not re.fullmatch(r"[A-Za-z0-9_-]{86}", raw):
+        if not isinstance(raw, str) or not _SIGNATURE_B64.fullmatch(raw):
             raise InvalidRecordError(
                 "signed record.signature: 应为 86 个字符的 base64url (64-byte signature)"
             )
@@ -326,6 +362,12 @@ def verify_record(signed: SignedRecord, trust: TrustList) -> CertificateRecord:
     Raises :class:`UnknownRecordKeyError`, :class:`BadRecordSignatureError` (also when the
     outer kid and the record's kid differ) or :class:`RecordKeyNotValidError`.
     """
+    return verify_record_bytes(signed, trust)[0]
+
+
+def verify_record_bytes(signed: SignedRecord, trust: TrustList) -> tuple[CertificateRecord, bytes]:
+    """:func:`verify_record`, also returning the record's :func:`canonical_bytes` that the
+    signature was checked over (the registry hashes them: no need to serialise twice)."""
     record = signed.record
     key = trust.get(signed.kid)
     if key is None:
@@ -336,8 +378,9 @@ def verify_record(signed: SignedRecord, trust: TrustList) -> CertificateRecord:
         raise BadRecordSignatureError(
             f"证书记录的密钥编号不一致：外层 {signed.kid}，记录内 {record.kid} (kid mismatch)"
         )
+    canonical = canonical_bytes(record)
     try:
-        key.public_key.verify(signed.signature, SIGNING_CONTEXT + canonical_bytes(record))
+        key.public_key.verify(signed.signature, SIGNING_CONTEXT + canonical)
     except InvalidSignature as exc:
         raise BadRecordSignatureError(
             f"证书记录 {record.number} 的签名无效（密钥 {signed.kid}）：内容被篡改或系伪造 "
@@ -348,4 +391,4 @@ def verify_record(signed: SignedRecord, trust: TrustList) -> CertificateRecord:
             f"密钥 {key.kid} 的有效期为 {key.describe_window()}，不能签发 {record.issue_date} "
             "的证书 (key not valid on the issue date)"
         )
-    return record
+    return record, canonical

@@ -292,6 +292,36 @@ def inclusion_proof(leaf_index: int, tree_size: int, store: NodeReader) -> list[
     return _hashes_of(_inclusion_ranges(leaf_index, tree_size), store)
 
 
+def inclusion_proofs(
+    leaf_indices: Sequence[int], tree_size: int, store: NodeReader
+) -> list[list[bytes]]:
+    """``[inclusion_proof(i, tree_size, store) for i in leaf_indices]``, for a whole batch.
+
+    The proofs of neighbouring leaves share most of their ranges (every range above the
+    batch's own subtree), so each distinct range is folded once and every stored node is read
+    in a single ``get_nodes`` call. The hashes are the same. (Every index is checked before
+    any node is read, so with a bad index *and* a missing node the error can differ from the
+    one-leaf calls'; with valid indices the first missing node is the same, as ranges and
+    nodes are visited in the order those calls visit them.)
+    """
+    _int_arg(tree_size, "tree_size")
+    plans: list[list[tuple[int, int]]] = []
+    for leaf_index in leaf_indices:
+        _int_arg(leaf_index, "leaf_index")
+        if not leaf_index < tree_size:
+            raise MerkleError(f"leaf_index {leaf_index} is outside a tree of size {tree_size}")
+        plans.append(_inclusion_ranges(leaf_index, tree_size))
+    nodes_of: dict[tuple[int, int], list[Node]] = {}
+    for plan in plans:
+        for r in plan:
+            if r not in nodes_of:
+                nodes_of[r] = subtree_nodes(*r)
+    wanted = list(dict.fromkeys(n for nodes in nodes_of.values() for n in nodes))
+    by_node = dict(zip(wanted, _fetch(wanted, store), strict=True))
+    hash_of = {r: _fold([by_node[n] for n in nodes]) for r, nodes in nodes_of.items()}
+    return [[hash_of[r] for r in plan] for plan in plans]
+
+
 def consistency_proof(old_size: int, new_size: int, store: NodeReader) -> list[bytes]:
     """PROOF(old_size, D[0:new_size]) of RFC 9162 §2.1.4.1; empty when old_size is 0 or equal."""
     _int_arg(old_size, "old_size")

@@ -85,6 +85,7 @@ MAX_RECORD_BYTES = 32 * 1024
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CREATED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_RECORD_FIELDS = frozenset({"format", "id", "kind", "created_at", "payload", "kid", "signature"})
 
 
 # --------------------------------------------------------------------------- errors
@@ -193,6 +194,65 @@ def estimate_offset(
 # --------------------------------------------------------------------------- records
 
 
+def _payloads() -> Any:
+    """:mod:`sync.protocol_payloads`, which imports this module: imported on first use (an
+    import statement in a method runs the import machinery on every call)."""
+    global _PAYLOADS
+    if _PAYLOADS is None:
+        from sync import protocol_payloads
+
+        _PAYLOADS = protocol_payloads
+    return _PAYLOADS
+
+
+_PAYLOADS: Any = None
+
+
+class _NotPlainJson(Exception):
+    """A payload :func:`_private_copy` leaves to ``copy.deepcopy``."""
+
+
+_MAX_COPY_DEPTH = 32
+
+
+def _private_copy(payload: dict[str, Any]) -> dict[str, Any]:
+    """``copy.deepcopy(payload)``, fast for what JSON decoding produces.
+
+    A tree of plain ``dict``/``list`` holding ``str`` keys and ``str``/``int``/``float``/
+    ``bool``/``None`` leaves is copied by a direct walk: those leaves are immutable and
+    ``deepcopy`` returns them as they are, so the copy is equal, with the same types and key
+    order. Anything else (other types, subclasses, non-text keys, nesting deeper than
+    ``_MAX_COPY_DEPTH``, which includes cycles) is copied by ``deepcopy`` itself. One difference
+    that nothing can observe but ``is``: a sub-object referenced twice is copied twice.
+    """
+    try:
+        return _copy_tree(payload, 0)
+    except _NotPlainJson:
+        return copy.deepcopy(payload)
+
+
+def _copy_tree(value: Any, depth: int) -> Any:
+    if depth > _MAX_COPY_DEPTH:
+        raise _NotPlainJson
+    if type(value) is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlainJson
+            kind = type(item)
+            if kind is str or item is None or kind is int or kind is float or kind is bool:
+                out[key] = item
+            else:
+                out[key] = _copy_tree(item, depth + 1)
+        return out
+    if type(value) is list:
+        return [_copy_tree(item, depth + 1) for item in value]
+    kind = type(value)
+    if kind is str or value is None or kind is int or kind is float or kind is bool:
+        return value
+    raise _NotPlainJson
+
+
 @dataclass(frozen=True)
 class SyncRecord:
     """One signed record from a station's outbox. Construction validates every field.
@@ -209,6 +269,7 @@ class SyncRecord:
     kid: str
     signature: bytes
     _signed: bytes = field(default=b"", init=False, repr=False, compare=False)
+    _parsed: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _UUID.fullmatch(self.id):
@@ -234,10 +295,8 @@ class SyncRecord:
             raise ProtocolError("signature", "应为 64 字节 Ed25519 签名 (expected 64 bytes)")
         if not isinstance(self.payload, dict):
             raise ProtocolError("payload", "应为 JSON 对象 (expected an object)")
-        object.__setattr__(self, "payload", copy.deepcopy(self.payload))
-        from sync import protocol_payloads  # imports this module: import it late
-
-        protocol_payloads.validate(self.kind, self.payload)
+        object.__setattr__(self, "payload", _private_copy(self.payload))
+        object.__setattr__(self, "_parsed", _payloads().check(self.kind, self.payload))
         # Computed once: the payload is a private copy, so these bytes stay what is signed.
         object.__setattr__(self, "_signed", RECORD_CONTEXT + jcs("payload", self.signed_content()))
         size = len(self._signed)
@@ -261,6 +320,12 @@ class SyncRecord:
         """What the signature covers: the context prefix and the JCS of :meth:`signed_content`."""
         return self._signed
 
+    def parsed_payload(self) -> Any:
+        """What validating the payload parsed out of it, made at construction from the private
+        copy (so it is what was signed): a certificate's :class:`certs.record.SignedRecord`,
+        None for the other kinds."""
+        return self._parsed
+
     def to_dict(self) -> dict[str, Any]:
         return {**self.signed_content(), "signature": b64url_encode(self.signature)}
 
@@ -276,11 +341,11 @@ class SyncRecord:
             raise ProtocolError(
                 f"{where}.format", f"记录格式版本 {version} 不受支持（支持 {FORMAT}）(unsupported)"
             )
-        expected = {"format", "id", "kind", "created_at", "payload", "kid", "signature"}
-        missing = sorted(expected - set(data))
+        keys = set(data)
+        missing = sorted(_RECORD_FIELDS - keys)
         if missing:
             raise ProtocolError(where, f"缺少字段 {', '.join(missing)} (missing fields)")
-        unknown = sorted(set(data) - expected)
+        unknown = sorted(keys - _RECORD_FIELDS)
         if unknown:
             raise ProtocolError(where, f"未知字段 {', '.join(unknown)} (unknown fields)")
         created = data["created_at"]

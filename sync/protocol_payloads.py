@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from certs.numbers import CertificateNumberError, parse_number
-from certs.record import RecordError, SignedRecord
+from certs.record import RecordError, SignedRecord, control_character
 from certs.trust import TrustListError, check_kid
 from sync.protocol import (
     KIND_CERTIFICATE,
@@ -30,6 +29,7 @@ from sync.protocol import (
 
 __all__ = [
     "MAX_TOKEN",
+    "check",
     "count",
     "kid",
     "list_at",
@@ -72,8 +72,7 @@ def text(
         raise ProtocolError(where, "不能为空，首尾不能有空格 (empty or padded)")
     if len(value) > limit:
         raise ProtocolError(where, f"共 {len(value)} 个字符，超过 {limit} (too long)")
-    allowed = "\n" if multiline else ""
-    if any(unicodedata.category(ch).startswith("C") and ch not in allowed for ch in value):
+    if control_character(value, "\n" if multiline else "") is not None:
         raise ProtocolError(where, "含有控制字符 (control character)")
     return value
 
@@ -145,15 +144,16 @@ def list_at(where: str, data: object, limit: int) -> list[Any]:
 # --------------------------------------------------------------------------- kinds
 
 
-def _certificate(payload: Mapping[str, Any]) -> None:
+def _certificate(payload: Mapping[str, Any]) -> SignedRecord:
     where, signed = _field(payload, "signed_record")
     try:
-        SignedRecord.from_dict(signed)
+        parsed = SignedRecord.from_dict(signed)
     except RecordError as exc:
         raise ProtocolError(where, str(exc)) from None
     token = text(payload, "token", MAX_TOKEN)
     if not token.isascii():
         raise ProtocolError("payload.token", "应为 ASCII 文本 (expected ASCII)")
+    return parsed
 
 
 def _result_summary(payload: Mapping[str, Any]) -> None:
@@ -204,7 +204,7 @@ def _station_key(payload: Mapping[str, Any]) -> None:
     b64url_decode(where, endorsement, size=64)
 
 
-_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     KIND_CERTIFICATE: _certificate,
     KIND_RESULT_SUMMARY: _result_summary,
     KIND_REVOCATION_REQUEST: _revocation_request,
@@ -215,12 +215,19 @@ _VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
 
 def validate(kind: str, payload: object) -> None:
     """Raise :class:`ProtocolError` unless ``payload`` has what ``kind`` requires."""
+    check(kind, payload)
+
+
+def check(kind: str, payload: object) -> Any:
+    """:func:`validate`, returning what the check had to parse anyway: a certificate's
+    :class:`certs.record.SignedRecord` (so the registry does not parse it a second time),
+    None for the other kinds."""
     if not isinstance(payload, Mapping):
         raise ProtocolError("payload", "应为 JSON 对象 (expected an object)")
     if any(not isinstance(key, str) for key in payload):
         raise ProtocolError("payload", "对象的键应为文本 (keys must be strings)")
     try:
-        check = _VALIDATORS[kind]
+        validator = _VALIDATORS[kind]
     except KeyError:
         raise ProtocolError("kind", f"未知的记录类型 {kind!r} (unknown kind)") from None
-    check(payload)
+    return validator(payload)

@@ -149,7 +149,13 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         connection.execute(insert(table), list(rows))
         return
     names = list(rows[0])
-    convert = [_copy_value(table.c[name].type, dialect) for name in names]
+    # Only the columns whose type converts a value are touched (the rest go as they are), and
+    # each datetime object is converted once per call: a push stamps one ``now`` on every row.
+    convert = [
+        (i, fn)
+        for i, name in enumerate(names)
+        if (fn := _copy_value(table.c[name].type, dialect)) is not None
+    ]
     quote = dialect.identifier_preparer
     statement = (
         f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) FROM STDIN"
@@ -157,15 +163,35 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     driver = connection.connection.driver_connection  # the psycopg connection
     with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
         for row in rows:
-            copy.write_row([fn(row[name]) for fn, name in zip(convert, names, strict=True)])
+            values = [row[name] for name in names]
+            for i, fn in convert:
+                values[i] = fn(values[i])
+            copy.write_row(values)
 
 
-def _copy_value(column_type: Any, dialect: Any) -> Callable[[Any], Any]:
+def _copy_value(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """How a value of ``column_type`` is converted for COPY; None when it goes as it is."""
     if isinstance(column_type, JSON):
         dumps = getattr(dialect, "_json_serializer", None) or json.dumps
         return lambda value: None if value is None else dumps(value)
     process = column_type.bind_processor(dialect)
-    return process or (lambda value: value)
+    return None if process is None else _same_datetime_once(process)
+
+
+def _same_datetime_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process``, remembering its answer for the last ``datetime`` object it was given (by
+    identity: a datetime is immutable and a bind processor is a function of its value)."""
+    last: list[Any] = [None, None]
+
+    def convert(value: Any) -> Any:
+        if type(value) is datetime:
+            if value is last[0]:
+                return last[1]
+            last[0], last[1] = value, process(value)
+            return last[1]
+        return process(value)
+
+    return convert
 
 
 def store_tree_head(
@@ -239,6 +265,24 @@ def receipt(leaf_index: int, tree_size: int, store: merkle.NodeReader) -> dict:
     """An inclusion receipt (:class:`sync.merkle.InclusionReceipt` JSON)."""
     proof = merkle.inclusion_proof(leaf_index, tree_size, store)
     return merkle.InclusionReceipt(leaf_index, tree_size, tuple(proof)).to_dict()
+
+
+def receipts(leaf_indices: Sequence[int], tree_size: int, store: merkle.NodeReader) -> list[dict]:
+    """``[receipt(i, tree_size, store) for i in leaf_indices]`` for a batch just appended: its
+    proofs share most hashes, so each is computed (:func:`sync.merkle.inclusion_proofs`) and
+    base64-encoded once. The dicts are equal to :func:`receipt`'s, key order included."""
+    proofs = merkle.inclusion_proofs(leaf_indices, tree_size, store)
+    text: dict[bytes, str] = {}
+    out = []
+    for leaf_index, proof in zip(leaf_indices, proofs, strict=True):
+        encoded = []
+        for h in proof:
+            value = text.get(h)
+            if value is None:
+                value = text[h] = base64.b64encode(h).decode("ascii")
+            encoded.append(value)
+        out.append({"leaf_index": leaf_index, "tree_size": tree_size, "inclusion_proof": encoded})
+    return out
 
 
 def leaf(session: Session, leaf_index: int) -> LogLeaf:
