@@ -94,8 +94,8 @@ def revocation_request(db: Session, *, revocation: Revocation) -> OutboxRecord:
                subject=f"certificate:{revocation.number}")  # fmt: skip
 
 
-def _summary(db: Session, session, signoff, city: str) -> dict[str, Any]:
-    """The session's result summary as its current results stand."""
+def _summary(db: Session, session, signoff, city: str, digest: str) -> dict[str, Any]:
+    """The session's result summary as its current results stand (``digest``: theirs)."""
     from station.models import Programme
     from station.services import results
 
@@ -107,14 +107,14 @@ def _summary(db: Session, session, signoff, city: str) -> dict[str, Any]:
     return {"session": session.code, "programme": programme.code, "level": session.level,
             "signed_off_at": protocol.format_time(signoff.signed_at),
             "candidates": len(rows), "passed": by_outcome.get("passed", 0),
-            "by_outcome": by_outcome, "city": city, "results_digest": signoff.digest}  # fmt: skip
+            "by_outcome": by_outcome, "city": city, "results_digest": digest}  # fmt: skip
 
 
 def signoff(db: Session, *, session, signoff, city: str = "") -> list[OutboxRecord]:
     """At the supervisor's sign-off: the session's result summary and its session report."""
     from station.services import proctoring
 
-    summary = _summary(db, session, signoff, city)
+    summary = _summary(db, session, signoff, city, signoff.digest)
     report = proctoring.report(db, session, now=signoff.signed_at)
     timeline = [{"at": protocol.format_time(e.at), "kind": e.kind.value, "actor": e.actor,
                  "candidate": c.admission_number, "reason": e.reason, "category": e.category,
@@ -147,8 +147,8 @@ def revised_summary(db: Session, *, session, reason: str,
         .order_by(col(OutboxRecord.seq))))  # fmt: skip
     people = {c.id: c for c in roster.candidates(db, session)}
     pairs = [(people[r.candidate_id], r) for r in results.current_results(db, session)]
-    summary = _summary(db, session, signed, sent[0].payload.get("city", "") if sent else "")
-    summary["results_digest"] = results.digest(pairs)
+    city = sent[0].payload.get("city", "") if sent else ""
+    summary = _summary(db, session, signed, city, results.digest(pairs))
     if sent and sent[-1].payload.get("results_digest") == summary["results_digest"]:
         return None
     when = (now or utcnow()).astimezone(dt.UTC).replace(microsecond=0)

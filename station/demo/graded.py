@@ -13,13 +13,12 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from question_bank.assembly import Form
-from station.demo.site import demo_roster
+from station.demo.site import demo_roster, open_exam
 from station.models import Answer, BankVersion
 from station.models.scheduling import ExamSession
 from station.services import (
     attempts,
     banks,
-    checkin,
     exam_forms,
     lifecycle,
     practical,
@@ -57,12 +56,8 @@ def _sit(db: Session, code: str, names: list[str], *, start: datetime, bank: str
                                  ("examiner1", "examiner", None), ("examiner2", "examiner", None),
                                  ("supervisor", "supervisor", None)]:  # fmt: skip
         assign(db, actor="demo", session_code=code, username=username, role=role, room=room)
-    before = start - timedelta(hours=1)
-    for state in ("scheduled", "check_in"):
-        lifecycle.transition(db, actor="demo", session_code=code, to=state, now=before)
-    for person in people:
-        checkin.check_in(db, actor="demo", admission_number=person.admission_number, now=before)
-    lifecycle.transition(db, actor="demo", session_code=code, to="in_progress", now=start)
+    open_exam(db, actor="demo", code=code, people=people,
+              checked_in_at=start - timedelta(hours=1), start=start)  # fmt: skip
     session = sessions.get_session(db, code)
     keys = {i.uid: i for i in banks.load_items(db, db.get(BankVersion, session.bank_version_id))}
     rng = random.Random(seed)

@@ -86,6 +86,19 @@ def _staff(db: Session, code: str, people: list[tuple[str, str, str | None]]) ->
                            room=room)  # fmt: skip
 
 
+def open_exam(db: Session, *, actor: str, code: str, people: list, checked_in_at: datetime,
+              start: datetime, reason: str = "") -> None:  # fmt: skip
+    """A staffed session through check-in (everyone in ``people`` arriving at ``checked_in_at``)
+    to its exam in progress at ``start``: the demo's sessions and the end-to-end tests'."""
+    for state in ("scheduled", "check_in"):
+        lifecycle.transition(db, actor=actor, session_code=code, to=state, now=checked_in_at)
+    for person in people:
+        checkin.check_in(db, actor=actor, admission_number=person.admission_number,
+                         now=checked_in_at)  # fmt: skip
+    lifecycle.transition(db, actor=actor, session_code=code, to="in_progress", now=start,
+                         reason=reason)  # fmt: skip
+
+
 def _checkin_session(db: Session, *, now: datetime, bank: str) -> list[str]:
     """Tomorrow 09:00 Beijing time, practical in the afternoon, open for check-in already."""
     if _exists(db, SESSION_CODE):
@@ -129,12 +142,8 @@ def _exam_session(db: Session, *, now: datetime, bank: str) -> list[str]:
                                  filename="demo-exam-roster.csv", data=demo_roster(EXAM_NAMES, offset=40))  # fmt: skip
     _staff(db, EXAM_CODE, [("examiner2", "invigilator", "T1"), ("examiner4", "invigilator", "T1"),
                            ("supervisor", "supervisor", None)])  # fmt: skip
-    for state in ("scheduled", "check_in"):
-        lifecycle.transition(db, actor="demo", session_code=EXAM_CODE, to=state, now=now)
-    for candidate in added:
-        checkin.check_in(db, actor="demo", admission_number=candidate.admission_number, now=now)
-    lifecycle.transition(db, actor="demo", session_code=EXAM_CODE, to="in_progress", now=start,
-                         reason="演示：理论考试开考")  # fmt: skip
+    open_exam(db, actor="demo", code=EXAM_CODE, people=added, checked_in_at=now, start=start,
+              reason="演示：理论考试开考")  # fmt: skip
     first = added[0]
     return [
         f"session {EXAM_CODE}: theory exam in progress for {len(added)} candidates; try a "

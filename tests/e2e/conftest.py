@@ -30,6 +30,7 @@ from sqlmodel import col, select
 
 from station import create_app, db
 from station.cli import init_instance
+from station.demo.site import open_exam
 from station.models import Certificate, OutboxRecord, OutboxStatus, Revocation
 from station.models.common import utcnow
 from station.services import (
@@ -37,7 +38,6 @@ from station.services import (
     attempts,
     banks,
     certificates,
-    checkin,
     exam_forms,
     keys,
     lifecycle,
@@ -123,11 +123,7 @@ def certify_session(app, *, code: str, candidates: int, start: datetime, first_i
                                    role="invigilator", room=room)  # fmt: skip
         assignments.assign(s, actor="e2e", session_code=code, username="sup", role="supervisor",
                            room=None)  # fmt: skip
-        for state in ("scheduled", "check_in"):
-            lifecycle.transition(s, actor="e2e", session_code=code, to=state, now=before)
-        for person in people:
-            checkin.check_in(s, actor="e2e", admission_number=person.admission_number, now=before)
-        lifecycle.transition(s, actor="e2e", session_code=code, to="in_progress", now=start)
+        open_exam(s, actor="e2e", code=code, people=people, checked_in_at=before, start=start)
         session = sessions.get_session(s, code)
         key = {i.uid: i for i in banks.load_items(s, s.get(BankVersion, session.bank_version_id))}
         moment = start + timedelta(minutes=2)
