@@ -1,8 +1,8 @@
 """Benchmark: the provincial registry under gunicorn + PostgreSQL — ingestion, verification, backlog.
 
-Starts a real registry (``gunicorn 'sync.registry:create_app()'`` with ``--threads``, like
-``registry run``: threaded workers that keep connections) on a loopback port over a fresh PostgreSQL schema of its own (dropped at the
-end), enrolls stations over HTTP, pre-builds signed certificate records (``certs.record``,
+Starts a real registry with ``registry run`` (gunicorn; with ``--threads`` above 1 threaded
+workers that keep connections) on a loopback port over a fresh PostgreSQL schema of its own
+(dropped at the end), enrolls stations over HTTP, pre-builds signed certificate records (``certs.record``,
 ``certs.cert_token``, ``sync.protocol``, each station with its own key), and then measures:
 
 1. **ingestion**: batches of 200 pushed from several client processes to ``POST

@@ -207,13 +207,16 @@ class Server:
         self.host = "127.0.0.1"
         self.app_name = app_name
         self.admin = db.make_engine(url)
-        env = {**os.environ, "REGISTRY_INSTANCE": str(instance)}
+        # gunicorn's control socket goes to $XDG_RUNTIME_DIR: one of its own, not a shared one.
+        env = {**os.environ, "REGISTRY_INSTANCE": str(instance), "XDG_RUNTIME_DIR": str(instance)}
+        # As operators run it: `registry run` (gunicorn, keep-alive, its worker set-up).
+        self.log = instance / "gunicorn.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--timeout", "600",
-             "--threads", str(threads), "--keep-alive", "5",  # threads > 1: gthread workers
-             "--bind", f"{self.host}:{self.port}", "--log-level", "warning",
-             "sync.registry:create_app()"],
-            env=env, cwd=Path(__file__).resolve().parents[1],
+            [sys.executable, "-c", "from sync.registry.cli import main; main()", "run",
+             "--host", self.host, "--port", str(self.port), "--workers", str(workers),
+             "--threads", str(threads)],
+            env=env, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
         )  # fmt: skip
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and self.proc.poll() is None:
@@ -223,7 +226,8 @@ class Server:
             except requests.RequestException:
                 time.sleep(0.5)
         self.stop()
-        raise SystemExit("gunicorn did not come up within 3 minutes")
+        tail = self.log.read_text(errors="replace")[-2000:]
+        raise SystemExit(f"`registry run` did not come up within 3 minutes:\n{tail}")
 
     @property
     def base(self) -> str:
