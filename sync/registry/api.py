@@ -7,7 +7,7 @@ Stations (signed requests, RFC 9421): ``POST /api/v1/sync/push``, ``GET /api/v1/
 ``GET /api/v1/banks/<id>/package``. Enrollment: ``POST /api/v1/enroll`` (one-time token).
 Anyone: ``GET /.well-known/skillcert-trust.json``, ``GET /api/v1/keys/root``,
 ``GET /api/v1/log/sth``, ``GET /api/v1/log/proof``, ``GET /api/v1/log/consistency``.
-Benchmarks only: ``GET|POST /api/v1/noop`` (404 unless ``REGISTRY_NOOP_ENDPOINT`` is set).
+Benchmarks only: ``GET|POST /api/v1/noop`` (:mod:`sync.registry.lean`).
 """
 
 from __future__ import annotations
@@ -103,20 +103,6 @@ def _int_arg(name: str, *, required: bool = True) -> int | None:
     if not raw.isdigit() or len(raw) > 18:
         raise InvalidInput(f"{name}: 应为非负整数，实际为 {raw!r} (expected an integer)")
     return int(raw)
-
-
-# --------------------------------------------------------------------------- baseline
-
-
-@bp.route("/noop", methods=["GET", "POST"])
-def noop():
-    """The baseline of ``benchmarks/registry.py``: reads the request body and answers, with no
-    database and no checks, so a benchmark can tell the server's own cost (WSGI, HTTP, JSON
-    answer) from the work of an endpoint driven the same way. 404 unless the instance config
-    sets ``REGISTRY_NOOP_ENDPOINT = True``."""
-    if not current_app.config.get("REGISTRY_NOOP_ENDPOINT"):
-        raise NotFound("noop: 未启用 (set REGISTRY_NOOP_ENDPOINT to enable)")
-    return _answer({"bytes": len(request.get_data(cache=False))})
 
 
 # --------------------------------------------------------------------------- trust

@@ -80,6 +80,9 @@ _ERRORS = {  # error code -> what it means, in plain words
 }  # fmt: skip
 
 
+TOO_MANY_REQUESTS = _l("Too many requests from your address. Please wait a moment and try again.")
+
+
 def error_text(code: str) -> str:
     return str(_ERRORS.get(code, _ERRORS["malformed"]))
 

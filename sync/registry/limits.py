@@ -28,11 +28,13 @@ A breach answers 429 with ``Retry-After``: JSON under ``/api/``, a page elsewher
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 DEFAULTS = {
     "REGISTRY_LIMIT_VERIFY": "120 per minute",
@@ -77,6 +79,8 @@ def limiter_for(app: Flask) -> Limiter:
         app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
         app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
         limiter = Limiter(get_remote_address, app=app)
+        # The prefix the limiter took, for :func:`spend` (a later config change is not seen).
+        app.extensions["registry_limiter_prefix"] = app.config["RATELIMIT_KEY_PREFIX"]
         # Read at every request, so that a test or a benchmark may switch limits off later.
         limiter.request_filter(lambda: not current_app.config.get("RATELIMIT_ENABLED", True))
         app.extensions["registry_limiter"] = limiter
@@ -94,3 +98,37 @@ def protect(app: Flask, endpoints: Iterable[str]) -> None:
         else:
             decorator = limiter.limit(_budget(budget))
         app.view_functions[endpoint] = decorator(view)
+
+
+def spend(app: Flask, endpoint: str, address: str | None) -> tuple[bool, list[tuple[str, str]]]:
+    """Spend one request of ``endpoint``'s budget for ``address`` outside Flask (the lean WSGI
+    path of :mod:`sync.registry.lean`), on the very counters Flask-Limiter keeps for that
+    endpoint's view: same storage, same keys (prefix, address, endpoint or shared scope), same
+    order and first-breach rule. Returns ``(allowed, headers)``, the headers being the ones
+    Flask-Limiter adds (``X-RateLimit-*``, ``Retry-After``). If the storage fails the request
+    is allowed and the failure logged, as Flask-Limiter is configured to do."""
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        return True, []
+    limiter = limiter_for(app)
+    budget, scope = LIMITED[endpoint]
+    prefix = app.extensions["registry_limiter_prefix"]
+    args = [*([prefix] if prefix else []), address or "127.0.0.1", scope or endpoint]
+    try:
+        backend = limiter.limiter
+        items = sorted(parse_many(app.config.get(budget) or DEFAULTS[budget]))
+        shown, allowed = items[0], True
+        for item in items:
+            if not backend.hit(item, *args):
+                shown, allowed = item, False
+                break
+        reset_at, remaining = backend.get_window_stats(shown, *args)
+    except Exception:  # the storage: Redis gone, say
+        app.logger.exception("rate limit storage failed: request allowed")
+        return True, []
+    reset = int(reset_at + 1)
+    return allowed, [
+        ("X-RateLimit-Limit", str(shown.amount)),
+        ("X-RateLimit-Remaining", str(remaining)),
+        ("X-RateLimit-Reset", str(reset)),
+        ("Retry-After", str(int(reset - time.time()))),
+    ]

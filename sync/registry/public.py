@@ -83,7 +83,7 @@ def _headers(response: Response) -> Response:
 def _http_error(exc: HTTPException):
     """JSON under ``/api/`` (like every API answer), a page elsewhere; 429 says when to retry."""
     message = {
-        429: _("Too many requests from your address. Please wait a moment and try again."),
+        429: str(i18n.TOO_MANY_REQUESTS),
         404: _("There is no such page."),
         413: _("The upload is too large."),
     }.get(exc.code or 400, exc.description or "")

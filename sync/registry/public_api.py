@@ -248,7 +248,10 @@ def check_number(value: object) -> str:
 
 
 def json_object() -> dict:
-    data = request.get_json(silent=True, force=True)
+    return as_object(request.get_json(silent=True, force=True))
+
+
+def as_object(data: object) -> dict:
     if not isinstance(data, dict):
         raise InvalidInput(_("body: expected a JSON object"))
     return data
@@ -313,14 +316,21 @@ def certificate_holder(number: str):
 
 @bp.post("/verify")
 def verify_batch():
-    """Verify up to ``REGISTRY_BATCH_MAX`` tokens, links or numbers; one verdict each."""
-    items = batch_items(json_object())
-    verdicts = verify_inputs(items, cache=trust_cache())
+    """Verify up to ``REGISTRY_BATCH_MAX`` tokens, links or numbers; one verdict each.
+
+    Most requests never get here: :mod:`sync.registry.lean` answers them in front of Flask with
+    :func:`batch_verdicts` too. This view takes the rest (a ``?lang=``, a session cookie …)."""
+    return answer(batch_verdicts(request.get_json(silent=True, force=True)))
+
+
+def batch_verdicts(data: object) -> dict:
+    """The answer to a batch verification request's JSON (without ``server_time``)."""
+    verdicts = verify_inputs(batch_items(as_object(data)), cache=trust_cache())
     results = [{"index": i, **v.to_dict()} for i, v in enumerate(verdicts)]
     counts: dict[str, int] = {}
     for v in verdicts:
         counts[v.status] = counts.get(v.status, 0) + 1
-    return answer({"count": len(results), "summary": counts, "results": results})
+    return {"count": len(results), "summary": counts, "results": results}
 
 
 @bp.post("/candidates/lookup")
@@ -346,9 +356,10 @@ def openapi_document():
 
 
 def _on_register(state) -> None:
-    from sync.registry import limits, public
+    from sync.registry import lean, limits, public
 
     public.setup(state.app)
+    lean.install(state.app)
     limits.protect(state.app, [f"{bp.name}.{name}" for name in (
         "certificate", "certificate_holder", "verify_batch", "candidate_lookup",
         "openapi_document")])  # fmt: skip

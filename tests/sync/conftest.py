@@ -31,7 +31,9 @@ def registry_url(tmp_path):
 
 @pytest.fixture
 def registry_app(registry_url, tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": registry_url},
+    # Rate-limit counters of their own: Redis keeps them from one test (and run) to the next.
+    app = create_app({"TESTING": True, "DATABASE_URL": registry_url,
+                      "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
                      instance_path=str(tmp_path / "registry-instance"))  # fmt: skip
     yield app
     app.extensions["registry_engine"].dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import uuid
 
 import pytest
 
@@ -204,8 +203,7 @@ def test_bulk_errors(seeded, api):
 @pytest.fixture
 def limited(registry_app):
     """Limits on, tiny budgets; Redis when REDIS_URL is set (as in CI), else memory."""
-    registry_app.config.update(RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
-                               REGISTRY_LIMIT_VERIFY="3 per minute",
+    registry_app.config.update(REGISTRY_LIMIT_VERIFY="3 per minute",
                                REGISTRY_LIMIT_PERSONAL="2 per minute")  # fmt: skip
     register_public(registry_app)
     init_registry(registry_app)
