@@ -2,8 +2,9 @@
 
 Starts a real registry with ``registry run`` (gunicorn; with ``--threads`` above 1 threaded
 workers that keep connections) on a loopback port over a fresh PostgreSQL schema of its own
-(dropped at the end), enrolls stations over HTTP, pre-builds signed certificate records (``certs.record``,
-``certs.cert_token``, ``sync.protocol``, each station with its own key), and then measures:
+(dropped at the end), enrolls stations over HTTP, pre-builds signed certificate records
+(``certs.record``, ``certs.cert_token``, ``sync.protocol``, each station with its own key), and
+then measures:
 
 1. **ingestion**: batches of 200 pushed from several client processes to ``POST
    /api/v1/sync/push``, every request RFC 9421-signed at send time with a fresh nonce; the
