@@ -39,7 +39,7 @@ from station.models.common import utcnow
 from station.services import keys as station_keys
 from station.services import sync_state
 from station.services.errors import DomainError
-from sync import merkle, outbox, protocol
+from sync import merkle, outbox, protocol, tree_heads
 from sync.client_http import RegistryClient, RegistryRefused, TransportError, backoff_delay
 from sync.client_station import KeyRing, StationContext, client_for, hold_reason
 from sync.protocol import ProtocolError
@@ -282,13 +282,13 @@ def check_receipt(kind: str, payload: dict, receipt: dict, root, *,
     ``heads`` remembers tree heads already verified (a batch's receipts share one).
     """
     try:
-        sth = merkle.SignedTreeHead.from_dict(receipt["tree_head"])
+        sth = tree_heads.SignedTreeHead.from_dict(receipt["tree_head"])
         seen = (sth.head.tree_size, sth.head.root_hash, sth.signature)
         if heads is None or seen not in heads:
-            merkle.verify_tree_head(sth, root)
+            tree_heads.verify_tree_head(sth, root)
             if heads is not None:
                 heads.add(seen)
-        proof = merkle.InclusionReceipt.from_dict(receipt)
+        proof = tree_heads.InclusionReceipt.from_dict(receipt)
         if proof.tree_size != sth.head.tree_size:
             return f"tree_size: 回执的树大小 {proof.tree_size} 与树头 {sth.head.tree_size} 不符"
         merkle.verify_inclusion(merkle.leaf_hash(receipt["leaf"].encode("utf-8")),

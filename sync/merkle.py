@@ -1,6 +1,7 @@
-"""The transparency log's Merkle tree: hashing, storage-friendly appends, proofs, signed tree heads.
+"""The transparency log's Merkle tree: hashing, storage-friendly appends, proofs and their checks.
 
-Pure library (``hashlib`` + ``cryptography``), shared by the registry, the station and auditors.
+Pure library (``hashlib`` only), shared by the registry, the station and auditors; the signed
+tree heads and receipts that carry its roots and proofs are :mod:`sync.tree_heads`.
 The tree is RFC 9162 §2.1 (the same as RFC 6962 §2.1): a leaf hashes as SHA-256(0x00 || data),
 an interior node as SHA-256(0x01 || left || right), the empty tree as SHA-256(""), and a tree of
 n > 1 leaves splits at k, the largest power of two below n. Proofs are byte-for-byte those of
@@ -18,22 +19,14 @@ worst-case nodes it completed. Every hash a proof needs is a fold of O(log n) st
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import Protocol
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-TREE_HEAD_VERSION = 1
-_TREE_HEAD_CONTEXT = b"SkillCert transparency log tree head v1\x00"
 _U64 = 1 << 64
 
 Node = tuple[int, int]
@@ -82,7 +75,7 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     """MTH of a whole tree given its leaf hashes (in order); the empty tree is SHA-256("")."""
     frontier = Frontier()
     for i, h in enumerate(leaf_hashes):
-        frontier.append(_hash_arg(h, f"leaf_hashes[{i}]"))
+        frontier.append(checked_hash(h, f"leaf_hashes[{i}]"))
     return frontier.root()
 
 
@@ -96,7 +89,8 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
     return h
 
 
-def _hash_arg(value: object, name: str, error: type[MerkleError] = MerkleError) -> bytes:
+def checked_hash(value: object, name: str, error: type[MerkleError] = MerkleError) -> bytes:
+    """``value`` as bytes if it is a 32-byte hash, else ``error`` naming ``name``."""
     if not isinstance(value, bytes | bytearray) or len(value) != HASH_SIZE:
         got = (
             f"{len(value)} bytes" if isinstance(value, bytes | bytearray) else type(value).__name__
@@ -105,7 +99,8 @@ def _hash_arg(value: object, name: str, error: type[MerkleError] = MerkleError) 
     return bytes(value)
 
 
-def _int_arg(value: object, name: str, error: type[MerkleError] = MerkleError) -> int:
+def checked_u64(value: object, name: str, error: type[MerkleError] = MerkleError) -> int:
+    """``value`` if it is an integer from 0 to 2**64-1 (a size, index or time), else ``error``."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _U64:
         raise error(f"{name} must be an integer from 0 to 2**64-1, got {value!r}")
     return value
@@ -139,7 +134,7 @@ def subtree_nodes(start: int, end: int) -> list[Node]:
 
 def frontier_nodes(tree_size: int) -> list[Node]:
     """The perfect subtrees that make up a tree of ``tree_size`` leaves, left to right."""
-    return subtree_nodes(0, tree_size) if _int_arg(tree_size, "tree_size") else []
+    return subtree_nodes(0, tree_size) if checked_u64(tree_size, "tree_size") else []
 
 
 def _inclusion_ranges(index: int, tree_size: int) -> list[tuple[int, int]]:
@@ -191,17 +186,17 @@ class Frontier:
     hashes: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _int_arg(self.size, "frontier size")
+        checked_u64(self.size, "frontier size")
         if len(self.hashes) != self.size.bit_count():
             raise MerkleError(
                 f"a frontier of size {self.size} has {self.size.bit_count()} hashes, "
                 f"got {len(self.hashes)}"
             )
-        self.hashes = [_hash_arg(h, f"frontier hash {i}") for i, h in enumerate(self.hashes)]
+        self.hashes = [checked_hash(h, f"frontier hash {i}") for i, h in enumerate(self.hashes)]
 
     def append(self, leaf_hash: bytes) -> list[tuple[Node, bytes]]:
         """Add one leaf; return the nodes it completed, the leaf itself first, to be stored."""
-        h = _hash_arg(leaf_hash, "leaf_hash")
+        h = checked_hash(leaf_hash, "leaf_hash")
         index, level = self.size, 0
         created = [((0, index), h)]
         while index & 1:
@@ -267,7 +262,7 @@ def _fetch(nodes: Sequence[Node], store: NodeReader) -> list[bytes]:
     for level, index in nodes:
         if (level, index) not in got:
             raise MissingNodeError(f"log node (level {level}, index {index}) is not stored")
-        out.append(_hash_arg(got[(level, index)], f"stored log node ({level}, {index})"))
+        out.append(checked_hash(got[(level, index)], f"stored log node ({level}, {index})"))
     return out
 
 
@@ -286,8 +281,8 @@ def root_at(tree_size: int, store: NodeReader) -> bytes:
 
 def inclusion_proof(leaf_index: int, tree_size: int, store: NodeReader) -> list[bytes]:
     """PATH(leaf_index, D[0:tree_size]) of RFC 9162 §2.1.3.1, from O(log n) stored nodes."""
-    _int_arg(leaf_index, "leaf_index")
-    if not leaf_index < _int_arg(tree_size, "tree_size"):
+    checked_u64(leaf_index, "leaf_index")
+    if not leaf_index < checked_u64(tree_size, "tree_size"):
         raise MerkleError(f"leaf_index {leaf_index} is outside a tree of size {tree_size}")
     return _hashes_of(_inclusion_ranges(leaf_index, tree_size), store)
 
@@ -304,10 +299,10 @@ def inclusion_proofs(
     one-leaf calls'; with valid indices the first missing node is the same, as ranges and
     nodes are visited in the order those calls visit them.)
     """
-    _int_arg(tree_size, "tree_size")
+    checked_u64(tree_size, "tree_size")
     plans: list[list[tuple[int, int]]] = []
     for leaf_index in leaf_indices:
-        _int_arg(leaf_index, "leaf_index")
+        checked_u64(leaf_index, "leaf_index")
         if not leaf_index < tree_size:
             raise MerkleError(f"leaf_index {leaf_index} is outside a tree of size {tree_size}")
         plans.append(_inclusion_ranges(leaf_index, tree_size))
@@ -324,8 +319,8 @@ def inclusion_proofs(
 
 def consistency_proof(old_size: int, new_size: int, store: NodeReader) -> list[bytes]:
     """PROOF(old_size, D[0:new_size]) of RFC 9162 §2.1.4.1; empty when old_size is 0 or equal."""
-    _int_arg(old_size, "old_size")
-    if old_size > _int_arg(new_size, "new_size"):
+    checked_u64(old_size, "old_size")
+    if old_size > checked_u64(new_size, "new_size"):
         raise MerkleError(f"old_size {old_size} is larger than new_size {new_size}")
     if old_size in (0, new_size):
         return []
@@ -340,16 +335,16 @@ def consistency_proof(old_size: int, new_size: int, store: NodeReader) -> list[b
 def _proof_arg(proof: Sequence[bytes], name: str) -> list[bytes]:
     if isinstance(proof, bytes | str) or not isinstance(proof, Sequence):
         raise ProofError(f"{name} must be a list of hashes")
-    return [_hash_arg(p, f"{name}[{i}]", ProofError) for i, p in enumerate(proof)]
+    return [checked_hash(p, f"{name}[{i}]", ProofError) for i, p in enumerate(proof)]
 
 
 def root_from_inclusion_proof(
     leaf_hash: bytes, leaf_index: int, tree_size: int, proof: Sequence[bytes]
 ) -> bytes:
     """The root that ``proof`` implies for the leaf: steps 1-4 of RFC 9162 §2.1.3.2."""
-    r = _hash_arg(leaf_hash, "leaf_hash", ProofError)
-    fn = _int_arg(leaf_index, "leaf_index", ProofError)
-    if fn >= _int_arg(tree_size, "tree_size", ProofError):
+    r = checked_hash(leaf_hash, "leaf_hash", ProofError)
+    fn = checked_u64(leaf_index, "leaf_index", ProofError)
+    if fn >= checked_u64(tree_size, "tree_size", ProofError):
         raise ProofError(f"leaf_index {leaf_index} is outside a tree of size {tree_size}")
     sn = tree_size - 1
     for p in _proof_arg(proof, "inclusion proof"):
@@ -373,7 +368,7 @@ def verify_inclusion(
     leaf_hash: bytes, leaf_index: int, tree_size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
     """Return True if ``proof`` shows the leaf at ``leaf_index`` under ``root``; else raise."""
-    expected = _hash_arg(root, "root", ProofError)
+    expected = checked_hash(root, "root", ProofError)
     if not hmac.compare_digest(
         root_from_inclusion_proof(leaf_hash, leaf_index, tree_size, proof), expected
     ):
@@ -385,10 +380,10 @@ def verify_consistency(
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> bool:
     """Return True if the tree (new_size, new_root) extends (old_size, old_root); else raise."""
-    first = _int_arg(old_size, "old_size", ProofError)
-    second = _int_arg(new_size, "new_size", ProofError)
-    first_hash = _hash_arg(old_root, "old_root", ProofError)
-    second_hash = _hash_arg(new_root, "new_root", ProofError)
+    first = checked_u64(old_size, "old_size", ProofError)
+    second = checked_u64(new_size, "new_size", ProofError)
+    first_hash = checked_hash(old_root, "old_root", ProofError)
+    second_hash = checked_hash(new_root, "new_root", ProofError)
     path = _proof_arg(proof, "consistency proof")
     if first > second:
         raise ProofError(f"old_size {first} is larger than new_size {second}: a log never shrinks")
@@ -429,179 +424,3 @@ def verify_consistency(
     if not hmac.compare_digest(sr, second_hash):
         raise ProofError(f"consistency proof does not reproduce the new root (size {second})")
     return True
-
-
-# --------------------------------------------------------------------------------------------
-# Signed tree heads, receipts and the offline auditor
-# --------------------------------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _field(d: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
-    if not isinstance(d, Mapping):
-        raise MerkleError(f"{where} must be a JSON object")
-    if key not in d:
-        raise MerkleError(f"{where}: field '{key}' is missing")
-    value = d[key]
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise MerkleError(f"{where}: field '{key}' must be {kind.__name__}")
-    return value
-
-
-def _unb64(value: str, name: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
-        raise MerkleError(f"{name} is not valid base64") from exc
-
-
-@dataclass(frozen=True)
-class TreeHead:
-    """What the log commits to: its size, root hash and the time it was produced (ms, UTC)."""
-
-    tree_size: int
-    root_hash: bytes
-    timestamp_ms: int
-
-    def __post_init__(self) -> None:
-        _int_arg(self.tree_size, "tree_size")
-        _int_arg(self.timestamp_ms, "timestamp_ms")
-        object.__setattr__(self, "root_hash", _hash_arg(self.root_hash, "root_hash"))
-
-    def to_bytes(self) -> bytes:
-        """The signed encoding: a context string, then TreeHeadDataV2 of RFC 9162 §4.9
-        (uint64 timestamp, uint64 tree_size, root_hash<32..255>, no extensions)."""
-        return (
-            _TREE_HEAD_CONTEXT
-            + struct.pack(">QQB", self.timestamp_ms, self.tree_size, HASH_SIZE)
-            + self.root_hash
-            + b"\x00\x00"
-        )
-
-
-@dataclass(frozen=True)
-class SignedTreeHead:
-    head: TreeHead
-    key_id: str
-    signature: bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": TREE_HEAD_VERSION,
-            "tree_size": self.head.tree_size,
-            "timestamp_ms": self.head.timestamp_ms,
-            "root_hash": _b64(self.head.root_hash),
-            "key_id": self.key_id,
-            "signature": _b64(self.signature),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> SignedTreeHead:
-        where = "signed tree head"
-        if _field(d, "version", int, where) != TREE_HEAD_VERSION:
-            raise MerkleError(f"{where}: version {d['version']} is not supported")
-        head = TreeHead(
-            tree_size=_int_arg(_field(d, "tree_size", int, where), f"{where}: tree_size"),
-            root_hash=_hash_arg(
-                _unb64(_field(d, "root_hash", str, where), f"{where}: root_hash"),
-                f"{where}: root_hash",
-            ),
-            timestamp_ms=_int_arg(_field(d, "timestamp_ms", int, where), f"{where}: timestamp_ms"),
-        )
-        key_id = _field(d, "key_id", str, where)
-        if not key_id:
-            raise MerkleError(f"{where}: field 'key_id' is empty")
-        signature = _unb64(_field(d, "signature", str, where), f"{where}: signature")
-        return cls(head, key_id, signature)
-
-
-def sign_tree_head(head: TreeHead, private_key: Ed25519PrivateKey, key_id: str) -> SignedTreeHead:
-    """Sign ``head`` with the registry's Ed25519 key; ``key_id`` tells verifiers which key."""
-    if not isinstance(key_id, str) or not key_id:
-        raise MerkleError("key_id must be a non-empty string")
-    return SignedTreeHead(head, key_id, private_key.sign(head.to_bytes()))
-
-
-def verify_tree_head(sth: SignedTreeHead, public_key: Ed25519PublicKey) -> bool:
-    """Return True if the signature over the tree head verifies with ``public_key``; else raise."""
-    try:
-        public_key.verify(sth.signature, sth.head.to_bytes())
-    except InvalidSignature as exc:
-        raise ProofError(
-            f"signature on tree head of size {sth.head.tree_size} does not verify "
-            f"with key {sth.key_id!r}"
-        ) from exc
-    return True
-
-
-@dataclass(frozen=True)
-class InclusionReceipt:
-    """What the registry returns for an accepted leaf and the station keeps: where the leaf sits
-    and the inclusion proof against the tree head of ``tree_size``."""
-
-    leaf_index: int
-    tree_size: int
-    proof: tuple[bytes, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "leaf_index": self.leaf_index,
-            "tree_size": self.tree_size,
-            "inclusion_proof": [_b64(h) for h in self.proof],
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> InclusionReceipt:
-        where = "inclusion receipt"
-        items = _field(d, "inclusion_proof", list, where)
-        proof = []
-        for i, item in enumerate(items):
-            name = f"{where}: inclusion_proof[{i}]"
-            if not isinstance(item, str):
-                raise MerkleError(f"{name} must be a base64 string")
-            proof.append(_hash_arg(_unb64(item, name), name))
-        return cls(
-            _int_arg(_field(d, "leaf_index", int, where), f"{where}: leaf_index"),
-            _int_arg(_field(d, "tree_size", int, where), f"{where}: tree_size"),
-            tuple(proof),
-        )
-
-
-def verify_certificate_inclusion(
-    leaf_data: bytes,
-    receipt: InclusionReceipt,
-    sth: SignedTreeHead,
-    public_key: Ed25519PublicKey,
-    *,
-    consistency: Sequence[bytes] | None = None,
-) -> bool:
-    """Offline audit: is ``leaf_data`` in the log that ``sth`` (signed by ``public_key``) commits to?
-
-    Needs no network and no log access. A receipt for the tree head's own size is checked
-    directly. A receipt for an older, smaller tree also needs ``consistency``, the consistency
-    proof from ``receipt.tree_size`` to ``sth`` (the receipt's proof yields the old root).
-    Returns True or raises :class:`ProofError` saying what failed.
-    """
-    verify_tree_head(sth, public_key)
-    h = leaf_hash(leaf_data)
-    if receipt.tree_size == sth.head.tree_size:
-        if consistency:
-            raise ProofError("a consistency proof was given for a receipt of the same tree size")
-        return verify_inclusion(h, receipt.leaf_index, receipt.tree_size, receipt.proof,
-                                sth.head.root_hash)  # fmt: skip
-    if receipt.tree_size > sth.head.tree_size:
-        raise ProofError(
-            f"receipt is for a tree of size {receipt.tree_size}, newer than the tree head "
-            f"(size {sth.head.tree_size})"
-        )
-    if consistency is None:
-        raise ProofError(
-            f"receipt is for tree size {receipt.tree_size}; checking it against a tree head of "
-            f"size {sth.head.tree_size} needs a consistency proof"
-        )
-    old_root = root_from_inclusion_proof(h, receipt.leaf_index, receipt.tree_size, receipt.proof)
-    return verify_consistency(receipt.tree_size, sth.head.tree_size, old_root,
-                              sth.head.root_hash, consistency)  # fmt: skip

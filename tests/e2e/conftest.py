@@ -293,10 +293,10 @@ def _verify_receipts(registry: RegistryServer, rows: list[OutboxRecord], leaves:
     import base64
 
     from certs import keys as key_tools
-    from sync import merkle
+    from sync import tree_heads
 
     root = key_tools.load_public_pem(registry.get("/api/v1/keys/root")["public_key"])
-    latest = merkle.SignedTreeHead.from_dict(registry.get("/api/v1/log/sth")["tree_head"])
+    latest = tree_heads.SignedTreeHead.from_dict(registry.get("/api/v1/log/sth")["tree_head"])
     size = latest.head.tree_size
     proofs: dict[int, list[bytes]] = {}
     count = 0
@@ -305,7 +305,7 @@ def _verify_receipts(registry: RegistryServer, rows: list[OutboxRecord], leaves:
             continue
         receipt = row.receipt or {}
         assert receipt.get("station_check") == "ok", (row.id, row.kind, receipt)
-        proof = merkle.InclusionReceipt.from_dict(receipt)
+        proof = tree_heads.InclusionReceipt.from_dict(receipt)
         leaf = receipt["leaf"].encode("utf-8")
         assert leaves[proof.leaf_index][2] == leaf, f"{row.id}: not the leaf the log holds"
         consistency = None
@@ -316,7 +316,7 @@ def _verify_receipts(registry: RegistryServer, rows: list[OutboxRecord], leaves:
                 proofs[proof.tree_size] = [base64.b64decode(h)
                                            for h in answer["consistency_proof"]]  # fmt: skip
             consistency = proofs[proof.tree_size]
-        merkle.verify_certificate_inclusion(leaf, proof, latest, root, consistency=consistency)
+        tree_heads.verify_certificate_inclusion(leaf, proof, latest, root, consistency=consistency)
         count += 1
     return count
 

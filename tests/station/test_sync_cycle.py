@@ -15,7 +15,7 @@ from station.models import OutboxStatus
 from station.services import certificates, keys, sync_state
 from station.services.certificates import Settings
 from station.services.verification import check_token
-from sync import client, merkle
+from sync import client, tree_heads
 from sync.client_push import check_receipt
 from tests.station import test_sync_support as support
 from tests.station.grading import SESSION, publish, run
@@ -77,9 +77,9 @@ def test_issue_push_receipt_revoke_pull_verifier_says_revoked(app, runner, issue
     root = key_tools.load_public_pem(registry.root_public_pem())
     for row in outbox_rows(app, "certificate"):
         receipt = row.receipt
-        merkle.verify_certificate_inclusion(
-            receipt["leaf"].encode(), merkle.InclusionReceipt.from_dict(receipt),
-            merkle.SignedTreeHead.from_dict(receipt["tree_head"]), root)  # fmt: skip
+        tree_heads.verify_certificate_inclusion(
+            receipt["leaf"].encode(), tree_heads.InclusionReceipt.from_dict(receipt),
+            tree_heads.SignedTreeHead.from_dict(receipt["tree_head"]), root)  # fmt: skip
         assert receipt["station_check"] == "ok"
         assert json.loads(receipt["leaf"])["number"] == row.subject.split(":")[1]
     # the province revokes one; the station's next pull brings it to the offline verifier

@@ -56,3 +56,15 @@ def station(app):
     sim = StationSim(app, "440301")
     sim.enroll()
     return sim
+
+
+@pytest.fixture(scope="module")
+def big_store():
+    """The 70-leaf in-memory log of ``tests.sync.test_merkle.DATA``."""
+    from sync.merkle import MemoryStore
+    from tests.sync.test_merkle import DATA
+
+    store = MemoryStore()
+    for data in DATA:
+        store.append(data)
+    return store

@@ -7,7 +7,7 @@ import base64
 from sqlalchemy import update
 
 from certs import keys as key_tools
-from sync import merkle
+from sync import merkle, tree_heads
 from sync.registry import db
 from sync.registry.models import Certificate, LogLeaf, LogNode, TreeHeadRow
 from tests.sync.registry_helpers import results
@@ -18,11 +18,11 @@ def root_key(app):
     return key_tools.load_public_pem(body["public_key"])
 
 
-def sth(app) -> merkle.SignedTreeHead:
+def sth(app) -> tree_heads.SignedTreeHead:
     response = app.test_client().get("/api/v1/log/sth")
     assert response.status_code == 200
-    head = merkle.SignedTreeHead.from_dict(response.get_json()["tree_head"])
-    merkle.verify_tree_head(head, root_key(app))
+    head = tree_heads.SignedTreeHead.from_dict(response.get_json()["tree_head"])
+    tree_heads.verify_tree_head(head, root_key(app))
     return head
 
 
@@ -45,10 +45,10 @@ def test_inclusion_and_consistency_proofs_verify_offline(app, station):
     number = station.number(2)
     proof = client.get(f"/api/v1/log/proof?number={number}").get_json()
     assert proof["receipt"]["leaf_index"] == 1 and proof["tree_head"]["tree_size"] == 7
-    merkle.verify_certificate_inclusion(
+    tree_heads.verify_certificate_inclusion(
         proof["leaf"].encode(),
-        merkle.InclusionReceipt.from_dict(proof["receipt"]),
-        merkle.SignedTreeHead.from_dict(proof["tree_head"]),
+        tree_heads.InclusionReceipt.from_dict(proof["receipt"]),
+        tree_heads.SignedTreeHead.from_dict(proof["tree_head"]),
         root_key(app),
     )
     old = client.get(f"/api/v1/log/proof?number={number}&tree_size=3").get_json()
@@ -58,9 +58,9 @@ def test_inclusion_and_consistency_proofs_verify_offline(app, station):
         3, 7, small.head.root_hash, big.head.root_hash, unb64(consistency["consistency_proof"])
     )
     # An old receipt plus a consistency proof checks against the newest head.
-    merkle.verify_certificate_inclusion(
+    tree_heads.verify_certificate_inclusion(
         old["leaf"].encode(),
-        merkle.InclusionReceipt.from_dict(old["receipt"]),
+        tree_heads.InclusionReceipt.from_dict(old["receipt"]),
         big,
         root_key(app),
         consistency=unb64(consistency["consistency_proof"]),

@@ -14,7 +14,7 @@ from sqlmodel import select
 from certs import cert_token, jcs
 from certs import keys as key_tools
 from certs.record import SignedRecord, canonical_bytes, sign_record
-from sync import merkle, protocol
+from sync import protocol, tree_heads
 from sync.registry import db
 from sync.registry import keys as root_keys
 from sync.registry.models import Certificate, ResultSummary, SyncRecord
@@ -30,10 +30,10 @@ def root_public(app):
 
 def check_receipt(app, receipt: dict, tree_head: dict) -> dict:
     """Verify a receipt the way a station would: offline, from the tree head and the proof."""
-    merkle.verify_certificate_inclusion(
+    tree_heads.verify_certificate_inclusion(
         receipt["leaf"].encode(),
-        merkle.InclusionReceipt.from_dict(receipt),
-        merkle.SignedTreeHead.from_dict(tree_head),
+        tree_heads.InclusionReceipt.from_dict(receipt),
+        tree_heads.SignedTreeHead.from_dict(tree_head),
         root_public(app),
     )
     return json.loads(receipt["leaf"])

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from certs import keys as key_tools
 from certs.identity import SHANGHAI
-from sync import merkle, protocol_keys
+from sync import protocol_keys, tree_heads
 from sync.registry import db
 from sync.registry import keys as root_keys
 from sync.registry.models import LogLeaf, Revocation, StationKeyRow
@@ -94,10 +94,10 @@ def test_an_operator_revokes_from_the_cli(app, station):
     with app.app_context(), db.transaction() as session:
         public = root_keys.root_public(session)[1]
         leaf = session.get(LogLeaf, 1)
-    merkle.verify_certificate_inclusion(
+    tree_heads.verify_certificate_inclusion(
         bytes(leaf.data),
-        merkle.InclusionReceipt.from_dict(dup["receipt"]),
-        merkle.SignedTreeHead.from_dict(response.get_json()["tree_head"]),
+        tree_heads.InclusionReceipt.from_dict(dup["receipt"]),
+        tree_heads.SignedTreeHead.from_dict(response.get_json()["tree_head"]),
         public,
     )
 

@@ -23,7 +23,7 @@ from sqlalchemy import JSON, Table, func, insert, tuple_, update
 from sqlmodel import Session, select
 
 from certs import jcs
-from sync import merkle
+from sync import merkle, tree_heads
 from sync.registry.keys import RootSigner
 from sync.registry.models import LogLeaf, LogNode, LogState, TreeHeadRow
 from sync.registry.models_common import utcnow
@@ -109,7 +109,9 @@ class LogAppender:
         )
         return index
 
-    def finish(self, signer: RootSigner, *, now: datetime | None = None) -> merkle.SignedTreeHead:
+    def finish(
+        self, signer: RootSigner, *, now: datetime | None = None
+    ) -> tree_heads.SignedTreeHead:
         """Write leaves, nodes and the new state, and sign and store the new tree head. When
         nothing was appended, the newest stored head is returned (nothing is signed)."""
         if not self.leaves:
@@ -196,9 +198,9 @@ def _same_datetime_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def store_tree_head(
     session: Session, signer: RootSigner, size: int, root_hash: bytes, now: datetime
-) -> merkle.SignedTreeHead:
-    head = merkle.TreeHead(size, root_hash, int(now.timestamp() * 1000))
-    sth = merkle.sign_tree_head(head, signer.private_key, signer.kid)
+) -> tree_heads.SignedTreeHead:
+    head = tree_heads.TreeHead(size, root_hash, int(now.timestamp() * 1000))
+    sth = tree_heads.sign_tree_head(head, signer.private_key, signer.kid)
     session.add(
         TreeHeadRow(
             tree_size=size,
@@ -233,16 +235,16 @@ def lock_log(session: Session) -> LogAppender:
 # --------------------------------------------------------------------------- reading
 
 
-def _head_from_row(row: TreeHeadRow) -> merkle.SignedTreeHead:
-    head = merkle.TreeHead(row.tree_size, bytes(row.root_hash), row.timestamp_ms)
-    return merkle.SignedTreeHead(head, row.key_id, bytes(row.signature))
+def _head_from_row(row: TreeHeadRow) -> tree_heads.SignedTreeHead:
+    head = tree_heads.TreeHead(row.tree_size, bytes(row.root_hash), row.timestamp_ms)
+    return tree_heads.SignedTreeHead(head, row.key_id, bytes(row.signature))
 
 
 def head_dict(row: TreeHeadRow) -> dict:
     return _head_from_row(row).to_dict()
 
 
-def latest_tree_head(session: Session) -> merkle.SignedTreeHead:
+def latest_tree_head(session: Session) -> tree_heads.SignedTreeHead:
     """The newest signed tree head (``registry init`` signs the empty tree's)."""
     row = session.exec(select(TreeHeadRow).order_by(TreeHeadRow.tree_size.desc()).limit(1)).first()
     if row is None:
@@ -250,7 +252,7 @@ def latest_tree_head(session: Session) -> merkle.SignedTreeHead:
     return _head_from_row(row)
 
 
-def tree_head_at(session: Session, tree_size: int) -> merkle.SignedTreeHead:
+def tree_head_at(session: Session, tree_size: int) -> tree_heads.SignedTreeHead:
     row = session.get(TreeHeadRow, tree_size)
     if row is None:
         raise NotFound(f"tree_size: 没有大小为 {tree_size} 的签名树头 (no tree head of that size)")
@@ -262,9 +264,9 @@ def b64_proof(proof: Iterable[bytes]) -> list[str]:
 
 
 def receipt(leaf_index: int, tree_size: int, store: merkle.NodeReader) -> dict:
-    """An inclusion receipt (:class:`sync.merkle.InclusionReceipt` JSON)."""
+    """An inclusion receipt (:class:`sync.tree_heads.InclusionReceipt` JSON)."""
     proof = merkle.inclusion_proof(leaf_index, tree_size, store)
-    return merkle.InclusionReceipt(leaf_index, tree_size, tuple(proof)).to_dict()
+    return tree_heads.InclusionReceipt(leaf_index, tree_size, tuple(proof)).to_dict()
 
 
 def receipts(leaf_indices: Sequence[int], tree_size: int, store: merkle.NodeReader) -> list[dict]:

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from certs import jcs
 from certs import keys as key_tools
-from sync import merkle
+from sync import merkle, tree_heads
 from sync.registry.models import (
     Certificate,
     LogLeaf,
@@ -150,9 +150,11 @@ def _check_head(report: LogReport, row: TreeHeadRow, root: bytes, root_keys: dic
     if key is None:
         report.problem(f"tree head {row.tree_size}: signed by unknown key {row.key_id}")
         return
-    head = merkle.TreeHead(row.tree_size, bytes(row.root_hash), row.timestamp_ms)
+    head = tree_heads.TreeHead(row.tree_size, bytes(row.root_hash), row.timestamp_ms)
     try:
-        merkle.verify_tree_head(merkle.SignedTreeHead(head, row.key_id, bytes(row.signature)), key)
+        tree_heads.verify_tree_head(
+            tree_heads.SignedTreeHead(head, row.key_id, bytes(row.signature)), key
+        )
     except merkle.ProofError as exc:
         report.problem(f"tree head {row.tree_size}: {exc}")
 
