@@ -27,6 +27,7 @@ A breach answers 429 with ``Retry-After``: JSON under ``/api/``, a page elsewher
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -34,7 +35,9 @@ from collections.abc import Iterable
 from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import parse_many
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 DEFAULTS = {
     "REGISTRY_LIMIT_VERIFY": "120 per minute",
@@ -81,6 +84,7 @@ def limiter_for(app: Flask) -> Limiter:
         limiter = Limiter(get_remote_address, app=app)
         # The prefix the limiter took, for :func:`spend` (a later config change is not seen).
         app.extensions["registry_limiter_prefix"] = app.config["RATELIMIT_KEY_PREFIX"]
+        app.extensions["registry_limiter_fallback"] = _Fallback()
         # Read at every request, so that a test or a benchmark may switch limits off later.
         limiter.request_filter(lambda: not current_app.config.get("RATELIMIT_ENABLED", True))
         app.extensions["registry_limiter"] = limiter
@@ -105,26 +109,26 @@ def spend(app: Flask, endpoint: str, address: str | None) -> tuple[bool, list[tu
     path of :mod:`sync.registry.lean`), on the very counters Flask-Limiter keeps for that
     endpoint's view: same storage, same keys (prefix, address, endpoint or shared scope), same
     order and first-breach rule. Returns ``(allowed, headers)``, the headers being the ones
-    Flask-Limiter adds (``X-RateLimit-*``, ``Retry-After``). If the storage fails the request
-    is allowed and the failure logged, as Flask-Limiter is configured to do."""
+    Flask-Limiter adds (``X-RateLimit-*``, ``Retry-After``).
+
+    If the storage fails (Redis gone), the budget is counted in process memory instead, as
+    Flask-Limiter's own fallback does; the storage is tried again 10 s later, and a failure is
+    logged once a minute at most."""
     if not app.config.get("RATELIMIT_ENABLED", True):
         return True, []
-    limiter = limiter_for(app)
     budget, scope = LIMITED[endpoint]
     prefix = app.extensions["registry_limiter_prefix"]
     args = [*([prefix] if prefix else []), address or "127.0.0.1", scope or endpoint]
+    items = sorted(parse_many(app.config.get(budget) or DEFAULTS[budget]))
+    limiter, fallback = limiter_for(app), app.extensions["registry_limiter_fallback"]
+    backend = fallback.limiter if fallback.in_use() else limiter.limiter
     try:
-        backend = limiter.limiter
-        items = sorted(parse_many(app.config.get(budget) or DEFAULTS[budget]))
-        shown, allowed = items[0], True
-        for item in items:
-            if not backend.hit(item, *args):
-                shown, allowed = item, False
-                break
-        reset_at, remaining = backend.get_window_stats(shown, *args)
-    except Exception:  # the storage: Redis gone, say
-        app.logger.exception("rate limit storage failed: request allowed")
-        return True, []
+        allowed, shown, (reset_at, remaining) = _hit(backend, items, args)
+    except Exception:
+        if backend is fallback.limiter:
+            raise
+        fallback.failed(app)
+        allowed, shown, (reset_at, remaining) = _hit(fallback.limiter, items, args)
     reset = int(reset_at + 1)
     return allowed, [
         ("X-RateLimit-Limit", str(shown.amount)),
@@ -132,3 +136,33 @@ def spend(app: Flask, endpoint: str, address: str | None) -> tuple[bool, list[tu
         ("X-RateLimit-Reset", str(reset)),
         ("Retry-After", str(int(reset - time.time()))),
     ]
+
+
+def _hit(backend: RateLimiter, items: list[RateLimitItem], args: list[str]) -> tuple:
+    """Hit each limit in turn up to the first one breached; that one (else the first) is shown."""
+    shown, allowed = items[0], True
+    for item in items:
+        if not backend.hit(item, *args):
+            shown, allowed = item, False
+            break
+    return allowed, shown, backend.get_window_stats(shown, *args)
+
+
+class _Fallback:
+    """Process-memory counters for while the configured storage fails: used for
+    :data:`RETRY_SECONDS` after each failure, then the storage is tried again."""
+
+    RETRY_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+        self.failed_at = self.reported_at = -math.inf
+
+    def in_use(self) -> bool:
+        return time.monotonic() - self.failed_at < self.RETRY_SECONDS
+
+    def failed(self, app: Flask) -> None:
+        self.failed_at = now = time.monotonic()
+        if now - self.reported_at >= 60:
+            self.reported_at = now
+            app.logger.exception("rate limit storage failed: counting in process memory")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from sync.registry import lean
+from sync.registry import create_app, lean
 from tests.sync.registry_helpers import init_registry
 from tests.sync.test_public_verify import Seeded, register_public
 
@@ -116,3 +116,28 @@ def test_one_budget_for_both_paths(seeded, flask_calls):
     assert via_flask.status_code == 429 and len(flask_calls) == 2
     assert _comparable(refused) == _comparable(via_flask)
     assert _post(client, body, address="192.0.2.1").status_code == 200  # another address
+
+
+def test_a_failing_storage_still_counts_the_budget_in_memory(registry_url, tmp_path, caplog):
+    app = create_app({"TESTING": True, "DATABASE_URL": registry_url,
+                      "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0",  # nothing listens
+                      "REGISTRY_LIMIT_BATCH": "2 per minute"},
+                     instance_path=str(tmp_path / "registry-instance"))  # fmt: skip
+    try:
+        init_registry(app)
+        client = app.test_client(use_cookies=False)
+        body = json.dumps({"items": ["not a certificate"]}).encode()
+        answers = [_post(client, body) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[0].get_json()["summary"] == {"invalid": 1}
+        assert answers[1].headers["X-RateLimit-Remaining"] == "0"
+        logged = [r for r in caplog.records if "counting in process memory" in r.getMessage()]
+        assert len(logged) == 1  # once a minute at most, not once a request
+        # Ten seconds after a failure the storage is tried again (and fails again here).
+        fallback = app.extensions["registry_limiter_fallback"]
+        fallback.failed_at -= fallback.RETRY_SECONDS
+        retried_from = fallback.failed_at
+        assert _post(client, body).status_code == 429  # still counted, in memory
+        assert fallback.failed_at > retried_from
+    finally:
+        app.extensions["registry_engine"].dispose()
