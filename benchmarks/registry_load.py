@@ -211,12 +211,13 @@ class Server:
         env = {**os.environ, "REGISTRY_INSTANCE": str(instance), "XDG_RUNTIME_DIR": str(instance)}
         # As operators run it: `registry run` (gunicorn, keep-alive, its worker set-up).
         self.log = instance / "gunicorn.log"
+        self.log_file = self.log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from sync.registry.cli import main; main()", "run",
              "--host", self.host, "--port", str(self.port), "--workers", str(workers),
              "--threads", str(threads)],
             env=env, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
-            stderr=self.log.open("wb"),
+            stderr=self.log_file,
         )  # fmt: skip
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and self.proc.poll() is None:
@@ -269,6 +270,7 @@ class Server:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.log_file.close()
         self.admin.dispose()
 
 

@@ -194,20 +194,6 @@ def estimate_offset(
 # --------------------------------------------------------------------------- records
 
 
-def _payloads() -> Any:
-    """:mod:`sync.protocol_payloads`, which imports this module: imported on first use (an
-    import statement in a method runs the import machinery on every call)."""
-    global _PAYLOADS
-    if _PAYLOADS is None:
-        from sync import protocol_payloads
-
-        _PAYLOADS = protocol_payloads
-    return _PAYLOADS
-
-
-_PAYLOADS: Any = None
-
-
 class _NotPlainJson(Exception):
     """A payload :func:`_private_copy` leaves to ``copy.deepcopy``."""
 
@@ -296,7 +282,9 @@ class SyncRecord:
         if not isinstance(self.payload, dict):
             raise ProtocolError("payload", "应为 JSON 对象 (expected an object)")
         object.__setattr__(self, "payload", _private_copy(self.payload))
-        object.__setattr__(self, "_parsed", _payloads().check(self.kind, self.payload))
+        from sync import protocol_payloads  # imports this module: import it late
+
+        object.__setattr__(self, "_parsed", protocol_payloads.check(self.kind, self.payload))
         # Computed once: the payload is a private copy, so these bytes stay what is signed.
         object.__setattr__(self, "_signed", RECORD_CONTEXT + jcs("payload", self.signed_content()))
         size = len(self._signed)

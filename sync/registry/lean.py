@@ -30,8 +30,8 @@ from sync.registry.services.errors import RegistryError
 VERIFY, NOOP = "/api/v1/verify", "/api/v1/noop"
 ENDPOINT = "registry_public_api.verify_batch"
 MAX_BODY = 1024 * 1024  # 100 items of 2,000 characters fit many times over
-_HEADERS = [  # as sync.registry.public._headers adds them, plus the API's no-store
-    ("Cache-Control", "no-store"),
+_NO_STORE = ("Cache-Control", "no-store")  # what the API's answers say (not its 429)
+_HEADERS = [  # as sync.registry.public._headers adds them
     ("Content-Security-Policy", CSP),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -48,6 +48,8 @@ def install(app: Flask) -> None:
 class LeanRoutes:
     def __init__(self, app: Flask, downstream):
         self.app, self.downstream = app, downstream
+        # The language Flask's locale selector picks without a query or a session.
+        self.locale = Locale.parse(app.config["BABEL_DEFAULT_LOCALE"])
 
     def __call__(self, environ, start_response):
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
@@ -68,9 +70,7 @@ class LeanRoutes:
         app = self.app
         allowed, headers = limits.spend(app, ENDPOINT, environ.get("REMOTE_ADDR"))
         with app.app_context() as ctx:
-            # The language Flask's locale selector picks without a query or a session: the
-            # default one (Flask-Babel keeps the current locale in ``g``).
-            ctx.g._flask_babel = SimpleNamespace(babel_locale=_default_locale(app))
+            ctx.g._flask_babel = SimpleNamespace(babel_locale=self.locale)  # Flask-Babel's place
             if not allowed:
                 payload = {"error": "rate_limited", "message": str(i18n.TOO_MANY_REQUESTS),
                            "server_time": server_time()}  # fmt: skip
@@ -79,7 +79,7 @@ class LeanRoutes:
                 status, payload = 200, batch_verdicts(_json(body))
             except RegistryError as exc:
                 status, payload = exc.status, {"error": exc.code, "message": exc.message}
-            except Exception:  # as Flask would: logged, a 500
+            except Exception:  # logged, a 500 (in JSON, as every other API error)
                 app.logger.exception("POST %s failed", VERIFY)
                 status, payload = (
                     500,
@@ -106,19 +106,11 @@ def _json(body: bytes) -> object:
         return None
 
 
-def _default_locale(app: Flask) -> Locale:
-    locale = app.extensions.get("registry_lean_locale")
-    if locale is None:
-        locale = Locale.parse(app.config["BABEL_DEFAULT_LOCALE"])
-        app.extensions["registry_lean_locale"] = locale
-    return locale
-
-
 def _answer(app, start_response, status, payload, extra, *, store=True) -> list[bytes]:
     """The JSON answer as the Flask views give it (the app's JSON provider, compact, its
     trailing newline)."""
     data = (app.json.dumps(payload, separators=(",", ":")) + "\n").encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-    headers += _HEADERS if store else _HEADERS[1:]
+    headers += [_NO_STORE, *_HEADERS] if store else _HEADERS
     start_response(f"{status} {HTTPStatus(status).phrase}", headers + extra)
     return [data]
