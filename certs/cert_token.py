@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from certs.codec import CodecError, Reader, Writer, b32decode, b32encode
 from certs.identity import SHANGHAI, mask_id
+from certs.keys import verify as verify_signature
 from certs.numbers import (
     CertificateNumber,
     CertificateNumberError,
@@ -342,7 +343,7 @@ def decode_token(
             kid=kid,
         )
     try:
-        key.public_key.verify(signature, SIGNING_CONTEXT + payload[:body_end])
+        verify_signature(key.public_key, signature, SIGNING_CONTEXT + payload[:body_end])
     except InvalidSignature as exc:
         raise BadTokenSignatureError(
             f"证书二维码签名无效（密钥 {kid}）：内容被篡改或系伪造 (bad signature)", kid=kid

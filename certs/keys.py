@@ -1,12 +1,16 @@
-"""Ed25519 signing keys: generation, key ids, and private keys encrypted at rest."""
+"""Ed25519 signing keys: generation, key ids, private keys encrypted at rest, and the one
+signature check every verifier here uses (:func:`verify`)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.bindings import crypto_sign_BYTES, crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 
 class KeyLoadError(Exception):
@@ -19,6 +23,24 @@ def generate() -> Ed25519PrivateKey:
 
 def public_bytes(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def verify(public_key: Ed25519PublicKey, signature: bytes, message: bytes) -> None:
+    """Check ``signature`` over ``message``; raise :class:`InvalidSignature` if it is not
+    ``public_key``'s, as ``public_key.verify`` does.
+
+    The check is libsodium's (PyNaCl): about twice as fast as OpenSSL's here, which counts at the
+    registry (three checks per pushed certificate), and stricter. Besides RFC 8032's checks it
+    refuses small-order keys and ``R`` values, so no signature verifies for every message (OpenSSL
+    takes ``R`` = identity, ``S`` = 0 under the identity key as valid for anything). Whatever it
+    accepts, OpenSSL accepts too.
+    """
+    if len(signature) != crypto_sign_BYTES:  # crypto_sign_open reads signature ‖ message
+        raise InvalidSignature
+    try:
+        crypto_sign_open(signature + message, public_key.public_bytes_raw())
+    except BadSignatureError:
+        raise InvalidSignature from None
 
 
 def key_id(key: Ed25519PublicKey, prefix: str = "") -> str:

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from certs import jcs
 from certs.identity import IdNumberError, IdType, IdTypeError, parse_id, parse_id_type
+from certs.keys import verify as verify_signature
 from certs.numbers import CertificateNumberError, level_digit, parse_number
 from certs.trust import TrustList, TrustListError, check_kid
 
@@ -380,7 +381,7 @@ def verify_record_bytes(signed: SignedRecord, trust: TrustList) -> tuple[Certifi
         )
     canonical = canonical_bytes(record)
     try:
-        key.public_key.verify(signed.signature, SIGNING_CONTEXT + canonical)
+        verify_signature(key.public_key, signed.signature, SIGNING_CONTEXT + canonical)
     except InvalidSignature as exc:
         raise BadRecordSignatureError(
             f"证书记录 {record.number} 的签名无效（密钥 {signed.kid}）：内容被篡改或系伪造 "

@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from certs.codec import CodecError, Reader, Writer, b32decode, b32encode
+from certs.keys import verify as verify_signature
 
 __all__ = [
     "FORMAT_VERSION",
@@ -244,7 +245,7 @@ def verify_ticket(token: str, *, keys: Mapping[str, Ed25519PublicKey]) -> Ticket
             kid=kid,
         )
     try:
-        public_key.verify(signature, SIGNING_CONTEXT + payload[:body_end])
+        verify_signature(public_key, signature, SIGNING_CONTEXT + payload[:body_end])
     except InvalidSignature as exc:
         raise BadTicketSignatureError(
             f"准考证签名无效（密钥 {kid}）：内容被篡改或系伪造 (bad signature)", kid=kid

@@ -35,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from certs import jcs
+from certs.keys import verify as verify_signature
 from certs.multibase import (
     DID_KEY_PREFIX,
     DidKeyError,
@@ -360,7 +361,7 @@ def verify_proof(
     config = _proof_config(options, MalformedProofError)
     document_bytes = _jcs(unsecured, "document", MalformedProofError)
     try:
-        public_key.verify(signature, hash_data(config, document_bytes))
+        verify_signature(public_key, signature, hash_data(config, document_bytes))
     except InvalidSignature:
         raise BadSignatureError(
             "proof.proofValue: 签名与文档及证明选项不符——文档被改动，或由另一把密钥签名 "

@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from certs.jcs import CanonicalizationError, canonical
+from certs.keys import verify as verify_signature
 from certs.trust import TrustListError, check_kid
 
 __all__ = [
@@ -403,7 +404,7 @@ def verify_record(
     if public_key is None:
         raise UnknownKeyError("kid", f"未知的密钥 {record.kid} (unknown key)")
     try:
-        public_key.verify(record.signature, record.signed_bytes())
+        verify_signature(public_key, record.signature, record.signed_bytes())
     except InvalidSignature:
         raise BadSignatureError(
             "signature", f"记录 {record.id} 的签名无效（密钥 {record.kid}）：内容被篡改或系伪造"

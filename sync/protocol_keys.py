@@ -126,7 +126,7 @@ def verify_signed_trust_list(
         raise UnknownKeyError("kid", f"签名密钥 {kid} 不是省级根密钥 {wanted} (not the root key)")
     signature = b64url_decode("signature", doc["signature"], size=64)
     try:
-        root_public_key.verify(signature, _trust_list_bytes(kid, doc["trust_list"]))
+        keys_module.verify(root_public_key, signature, _trust_list_bytes(kid, doc["trust_list"]))
     except InvalidSignature:
         raise BadSignatureError("signature", "信任列表签名无效：内容被篡改或系伪造") from None
     try:
@@ -162,7 +162,7 @@ def verify_enrollment_proof(
     message = _enroll_bytes(token, station_code)
     for key in keys:
         try:
-            key.public_key.verify(signature, message)
+            keys_module.verify(key.public_key, signature, message)
         except InvalidSignature:
             continue
         return key
@@ -213,8 +213,8 @@ def verify_key_endorsement(payload: Mapping[str, Any], old_key: StationKey) -> S
         )
     signature = b64url_decode("payload.endorsement", payload["endorsement"], size=64)
     try:
-        old_key.public_key.verify(
-            signature, KEY_CONTEXT + jcs("payload", _endorsed_fields(payload))
+        keys_module.verify(
+            old_key.public_key, signature, KEY_CONTEXT + jcs("payload", _endorsed_fields(payload))
         )
     except InvalidSignature:
         raise BadSignatureError("payload.endorsement", "新密钥的背书签名无效") from None

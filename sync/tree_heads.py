@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from certs.keys import verify as verify_signature
 from sync.merkle import (
     HASH_SIZE,
     MerkleError,
@@ -128,7 +129,7 @@ def sign_tree_head(head: TreeHead, private_key: Ed25519PrivateKey, key_id: str) 
 def verify_tree_head(sth: SignedTreeHead, public_key: Ed25519PublicKey) -> bool:
     """Return True if the signature over the tree head verifies with ``public_key``; else raise."""
     try:
-        public_key.verify(sth.signature, sth.head.to_bytes())
+        verify_signature(public_key, sth.signature, sth.head.to_bytes())
     except InvalidSignature as exc:
         raise ProofError(
             f"signature on tree head of size {sth.head.tree_size} does not verify "
