@@ -47,7 +47,12 @@ def _cases():
         "another key": (other.public_key(), signature, message, False),
         "short signature": (public, signature[:63], message, False),
         "long signature": (public, signature + b"\0", message, False),
-        "signature moved into the message": (public, signature[:63], signature[63:] + message, False),
+        "signature moved into the message": (
+            public,
+            signature[:63],
+            signature[63:] + message,
+            False,
+        ),
         "S not reduced": (public, unreduced, message, False),
     }
 

@@ -183,10 +183,29 @@ def recorded_certificates(
         certificate = Certificate.model_construct(
             **{c.name: v for c, v in zip(CERTIFICATE_COLUMNS, row[:nc], strict=True)}
         )
-        station = Station.model_construct(
-            **{c.name: v for c, v in zip(STATION_COLUMNS, row[nc : nc + ns], strict=True)}
-        )
+        station = _station(row[nc : nc + ns])
         revocation = None if row[nc + ns] is None else Revocation.model_construct(
             **{c.name: v for c, v in zip(REVOCATION_COLUMNS, row[nc + ns:], strict=True)})  # fmt: skip
         found[certificate.number] = RecordedCertificate(certificate, station, revocation)
     return found
+
+
+_STATIONS: dict[tuple, Station] = {}  # (id, code, name, city) -> a detached Station
+_STATIONS_KEPT = 10_000  # a province has hundreds of stations; a renamed one adds an entry
+
+
+def _station(values: tuple) -> Station:
+    """A detached read-only :class:`Station` of these column values, made once per values.
+
+    Pydantic's ``model_construct`` fills the fields not given from their defaults, and for a
+    ``default_factory`` (``created_at``) it inspects the factory's signature on every call:
+    that made building one station dearer than the rest of a verification's Python work.
+    """
+    station = _STATIONS.get(values)
+    if station is None:
+        if len(_STATIONS) >= _STATIONS_KEPT:
+            _STATIONS.clear()
+        station = _STATIONS[values] = Station.model_construct(
+            **{c.name: v for c, v in zip(STATION_COLUMNS, values, strict=True)}
+        )
+    return station
