@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
@@ -175,6 +175,7 @@ class TokenClaims:
     holder_name: str
     masked_id: str
     one_plus_x: bool = False  # print the level as 1+X 初级/中级/高级
+    _parsed: CertificateNumber | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -182,6 +183,7 @@ class TokenClaims:
         except CertificateNumberError as exc:
             raise InvalidTokenClaimsError(f"证书编号无效：{exc}") from exc
         object.__setattr__(self, "number", str(parsed))
+        object.__setattr__(self, "_parsed", parsed)
         if not isinstance(self.occupation_code, str) or not _ASCII_CODE.fullmatch(
             self.occupation_code
         ):
@@ -216,7 +218,10 @@ class TokenClaims:
 
     @property
     def parsed_number(self) -> CertificateNumber:
-        return parse_number(self.number)
+        """The number's parts, as validation parsed them (the number is canonical: its text is
+        ``str`` of this)."""
+        assert self._parsed is not None  # set by __post_init__
+        return self._parsed
 
     @property
     def level(self) -> int:
