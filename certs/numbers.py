@@ -44,6 +44,7 @@ A pure library module: no Flask, no ``station``, no ``sync``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -119,9 +120,15 @@ class CertificateNumberError(ValueError):
     """A certificate number, or a part of one, that breaks the rule; the message says which and why."""
 
 
+_SPACES = re.compile(r"\s+")
+_ONE_PLUS_X_PREFIX = re.compile(r"^1\+[xX]")
+
+
 def _fold(text: str) -> str:
     """Full-width characters to ASCII, every kind of space removed."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    if text.isascii() and text.isalnum():  # NFKC leaves ASCII as it is; no spaces to remove
+        return text
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text))
 
 
 def level_digit(level: str | int) -> int:
@@ -138,10 +145,15 @@ def level_digit(level: str | int) -> int:
                 f"等级代码 {level} 超出范围，应为 1–5 (level digit out of range)"
             )
         return level
+    return _named_level_digit(level)
+
+
+@functools.lru_cache(maxsize=256)  # programmes spell their levels a handful of ways
+def _named_level_digit(level: str) -> int:
     key = _fold(level)
     if re.fullmatch(r"\d", key):
         return level_digit(int(key))
-    key = re.sub(r"^1\+[xX]", "", key)
+    key = _ONE_PLUS_X_PREFIX.sub("", key)
     found = _LEVEL_ALIASES.get(key)
     if found is not None:
         return found
@@ -156,8 +168,12 @@ def level_digit(level: str | int) -> int:
 
 def is_one_plus_x(level: str) -> bool:
     """True for the 1+X level names (``初级``, ``1+X 中级`` …), False for the national grades."""
-    key = re.sub(r"^1\+[xX]", "", _fold(level)) if isinstance(level, str) else ""
-    return key in _ONE_PLUS_X_ALIASES
+    return isinstance(level, str) and _one_plus_x(level)
+
+
+@functools.lru_cache(maxsize=256)
+def _one_plus_x(level: str) -> bool:
+    return _ONE_PLUS_X_PREFIX.sub("", _fold(level)) in _ONE_PLUS_X_ALIASES
 
 
 def level_name(digit: int, *, one_plus_x: bool = False) -> str:
@@ -265,6 +281,14 @@ def parse_number(text: str) -> CertificateNumber:
     """
     if not isinstance(text, str):
         raise CertificateNumberError("证书编号应为文本 (certificate number: expected str)")
+    return _parse_number(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_number(text: str) -> CertificateNumber:
+    """:func:`parse_number` of a text, remembered: a pushed certificate's number is parsed for
+    its record and again for its QR token, and a verified one for each scan (the result is
+    immutable; a refusal is not remembered)."""
     n = _fold(text).upper()
     if not n:
         raise CertificateNumberError("证书编号为空 (certificate number: empty)")
