@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 IDLE_PING_SECONDS = 10.0  # a pooled connection idle this long is pinged before reuse
 
 
+# JSON columns are written compact and with their text as it is rather than as \uXXXX escapes
+# (a Chinese character is 3 bytes instead of 6 characters): shorter rows for psycopg to copy and
+# PostgreSQL to parse, for every pushed certificate's payload, record and receipt.
+_JSON_COLUMN_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def make_engine(url: str, **kwargs) -> Engine:
+    kwargs.setdefault("json_serializer", _JSON_COLUMN_TEXT)
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):
