@@ -66,7 +66,8 @@ class Connection:
     response's headers with the ``email`` package: on this path about 0.3 ms per request).
 
     Sends ``Content-Length`` bodies and reads answers that carry a ``Content-Length`` (every
-    registry answer does); anything else raises. With ``keep_alive`` the socket is used request
+    registry answer does; 204 and 304 have none and no body); anything else raises, as does a
+    HEAD request (its answer's length describes no body). With ``keep_alive`` the socket is used request
     after request (as an employer's system with a connection pool would) and reopened when the
     server closes it; without it each request opens its own connection (a phone, a one-off
     script) and asks the server to close it.
@@ -81,6 +82,8 @@ class Connection:
         )
 
     def send(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple:
+        if method == "HEAD":
+            raise ValueError("HEAD is not supported")
         body = body or b""
         lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() not in
                         ("host", "content-length", "connection"))  # fmt: skip
@@ -94,11 +97,14 @@ class Connection:
             try:
                 self.sock.sendall(request)  # type: ignore[union-attr]
                 status, data, close = self._read()
-            except (OSError, EOFError):
+            except (EOFError, ConnectionError):
                 self.close()
                 if fresh or attempt == 2:  # a new connection that fails is a real failure
                     raise
                 continue  # the server had closed the kept connection: once more on a new one
+            except BaseException:  # a timeout, an answer it cannot read …: no retry
+                self.close()
+                raise
             if close or not self.keep_alive:
                 self.close()
             return status, data
@@ -116,15 +122,19 @@ class Connection:
             raise EOFError("connection closed before an answer")
         status = int(status_line.split(b" ", 2)[1])
         length, close = None, status_line.startswith(b"HTTP/1.0")
-        while (line := reader.readline()) not in (b"\r\n", b"\n", b""):  # type: ignore[union-attr]
+        while (line := reader.readline()) not in (b"\r\n", b"\n"):  # type: ignore[union-attr]
+            if not line:
+                raise EOFError("connection closed in the answer's headers")
             name, _, value = line.partition(b":")
             name = name.strip().lower()
             if name == b"content-length":
                 length = int(value)
             elif name == b"connection":
-                close = value.strip().lower() == b"close"
+                close = b"close" in (t.strip() for t in value.lower().split(b","))
             elif name == b"transfer-encoding":
                 raise ValueError(f"unexpected Transfer-Encoding: {value.strip()!r}")
+        if status in (204, 304):
+            length = 0
         if length is None:
             raise ValueError(f"answer without Content-Length ({status_line!r})")
         data = reader.read(length)  # type: ignore[union-attr]

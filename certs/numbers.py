@@ -281,7 +281,12 @@ def parse_number(text: str) -> CertificateNumber:
     """
     if not isinstance(text, str):
         raise CertificateNumberError("证书编号应为文本 (certificate number: expected str)")
+    if len(text) > _REMEMBERED_LENGTH:  # long (padded) input: not kept as a cache key
+        return _parse_number.__wrapped__(text)
     return _parse_number(text)
+
+
+_REMEMBERED_LENGTH = 64
 
 
 @functools.lru_cache(maxsize=4096)

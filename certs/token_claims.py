@@ -1,8 +1,9 @@
 """What a certificate token asserts (:class:`TokenClaims`), the token that verified
 (:class:`VerifiedToken`) and why a token is refused (:class:`TokenError` and its kinds).
 
-:mod:`certs.cert_token` lays these out in bytes, signs and decodes them, and exports every name
-here too (``cert_token.TokenClaims`` …), which is how the rest of the code reaches them.
+:mod:`certs.cert_token` lays these out in bytes, signs and decodes them, and exports the claims,
+the verified token, :func:`claims_from_record` and the errors too (``cert_token.TokenClaims`` …),
+which is how the rest of the code reaches them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,26 @@ from certs.ticket_token import is_masked_id
 
 if TYPE_CHECKING:
     from certs.trust import Revocation
+
+__all__ = [
+    "EPOCH",
+    "FORMAT_VERSION",
+    "LAST_DATE",
+    "MAX_HOLDER_NAME",
+    "MAX_MASKED_ID",
+    "MAX_OCCUPATION_CODE",
+    "BadTokenSignatureError",
+    "InvalidTokenClaimsError",
+    "KeyNotValidError",
+    "MalformedTokenError",
+    "RevokedTokenError",
+    "TokenClaims",
+    "TokenError",
+    "UnknownTokenKeyError",
+    "UnknownTokenVersionError",
+    "VerifiedToken",
+    "claims_from_record",
+]
 
 FORMAT_VERSION = 1
 EPOCH = dt.date(2000, 1, 1)

@@ -196,7 +196,10 @@ def _public_key(label: str, value: object) -> Ed25519PublicKey:
         )
     if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != value:
         raise TrustListError(f"{label}: 非规范的 base64url (non-canonical base64url)")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    try:
+        return keys_module.public_key_from_raw(raw)
+    except keys_module.KeyLoadError as exc:
+        raise TrustListError(f"{label}: {exc}") from None
 
 
 def _parse_date(label: str, value: object) -> dt.date:

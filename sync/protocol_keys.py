@@ -219,6 +219,10 @@ def verify_key_endorsement(payload: Mapping[str, Any], old_key: StationKey) -> S
     except InvalidSignature:
         raise BadSignatureError("payload.endorsement", "新密钥的背书签名无效") from None
     raw = b64url_decode("payload.public_key", payload["public_key"], size=32)
+    try:
+        public_key = keys_module.public_key_from_raw(raw)
+    except keys_module.KeyLoadError as exc:
+        raise ProtocolError("payload.public_key", str(exc)) from None
     valid_from = dt.date.fromisoformat(payload["valid_from"])
     if valid_from < old_key.valid_from:
         raise ProtocolError(
@@ -229,7 +233,7 @@ def verify_key_endorsement(payload: Mapping[str, Any], old_key: StationKey) -> S
     return StationKey(
         kid=payload["kid"],
         station_code=old_key.station_code,
-        public_key=Ed25519PublicKey.from_public_bytes(raw),
+        public_key=public_key,
         valid_from=valid_from,
     )
 
@@ -294,7 +298,9 @@ def parse_enroll_request(data: object) -> EnrollRequest:
         kid_field(item, "kid", prefix=where)
         try:
             public_key = keys_module.load_public_pem(str(item.get("public_key")))
-        except (keys_module.KeyLoadError, ValueError, TypeError):
+        except keys_module.KeyLoadError as exc:
+            raise ProtocolError(f"{where}.public_key", str(exc)) from None
+        except (ValueError, TypeError):
             raise ProtocolError(f"{where}.public_key", "应为 Ed25519 公钥 PEM") from None
         as_trust = {
             **item,

@@ -236,3 +236,42 @@ def test_highest_string_is_highest_serial():
     """The allocator may take max(number) in SQL: fixed width makes string order serial order."""
     numbers = [str(parse_number(GOOD).with_serial(s)) for s in (9, 10, 99, 100, 999_999)]
     assert sorted(numbers) == numbers
+
+
+def test_ascii_fast_path_folds_as_nfkc():
+    """``_fold`` returns ASCII letters and digits as they are: NFKC leaves ASCII unchanged and
+    they hold no space. Every other string takes NFKC and loses its spaces, as before."""
+    import random
+    import re
+    import string
+    import unicodedata
+
+    from certs.numbers import _fold
+
+    def reference(text: str) -> str:
+        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+    rng = random.Random(7)
+    alphabet = string.printable + "０１２ＳＹ　\u00a0\u2003级/（）"
+    samples = ["", "S0001444030026400000001", "s 0001", "Ｓ０００１", "四级/中级工"]
+    samples += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(2000)
+    ]
+    samples += [chr(c) for c in range(128)]
+    for text in samples:
+        assert _fold(text) == reference(text), repr(text)
+
+
+def test_long_input_is_parsed_but_not_remembered():
+    """A padded number parses as the number does, without going through the cache (whose keys
+    would keep the whole padded text)."""
+    from certs.numbers import _parse_number
+
+    number = "S000144403002264000001"
+    padded = " " * 500 + number + " " * 500
+    parsed = parse_number(number)
+    before = _parse_number.cache_info()
+    assert parse_number(padded) == parsed
+    after = _parse_number.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)
+    assert parse_number(number) is parsed  # a short one is remembered

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from certs import keys
 from certs.identity import IdType
@@ -473,6 +474,15 @@ def test_key_endorsement(station_key, other_key):
     )
     with pytest.raises(ProtocolError, match="valid_from"):
         verify_key_endorsement(early, current)
+    weak = endorse_key(  # the identity point: forged signatures would verify for any message
+        Ed25519PublicKey.from_public_bytes(bytes([1]) + bytes(31)),
+        new_kid="st-weak",
+        valid_from=dt.date(2027, 1, 1),
+        old_private_key=station_key,
+        old_kid=kid_of(station_key),
+    )
+    with pytest.raises(ProtocolError, match="payload.public_key: .*small-order"):
+        verify_key_endorsement(weak, current)
 
 
 # --------------------------------------------------------------------------- clock

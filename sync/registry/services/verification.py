@@ -160,7 +160,7 @@ def _build(fingerprint: tuple, rows: Iterable[tuple], now: float) -> TrustSnapsh
         keys.append(StationKey(kid=kid, station_code=code, valid_from=valid_from,
                                valid_until=valid_until,
                                public_key=Ed25519PublicKey.from_public_bytes(raw)))  # fmt: skip
-        stations[code] = Station.model_construct(id=sid, code=code, name=name, city=city)
+        stations[code] = _station((sid, code, name, city))
     return TrustSnapshot(fingerprint, TrustList(keys), stations, now)
 
 
