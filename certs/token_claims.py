@@ -27,26 +27,6 @@ from certs.ticket_token import is_masked_id
 if TYPE_CHECKING:
     from certs.trust import Revocation
 
-__all__ = [
-    "EPOCH",
-    "FORMAT_VERSION",
-    "LAST_DATE",
-    "MAX_HOLDER_NAME",
-    "MAX_MASKED_ID",
-    "MAX_OCCUPATION_CODE",
-    "BadTokenSignatureError",
-    "InvalidTokenClaimsError",
-    "KeyNotValidError",
-    "MalformedTokenError",
-    "RevokedTokenError",
-    "TokenClaims",
-    "TokenError",
-    "UnknownTokenKeyError",
-    "UnknownTokenVersionError",
-    "VerifiedToken",
-    "claims_from_record",
-]
-
 FORMAT_VERSION = 1
 EPOCH = dt.date(2000, 1, 1)
 LAST_DATE = EPOCH + dt.timedelta(days=0xFFFF)  # issue dates travel as uint16 days since EPOCH
