@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from question_bank.errors import PackageError
 
@@ -134,6 +135,11 @@ def load_public(pem: str | bytes) -> Ed25519PublicKey:
         raise IssuerKeyError("无法读取发布机构公钥 PEM (not a PEM public key)") from exc
     if not isinstance(key, Ed25519PublicKey):
         raise IssuerKeyError("不是 Ed25519 公钥 (not an Ed25519 key)")
+    if not crypto_core_ed25519_is_valid_point(key.public_bytes_raw()):
+        # A small-order key (the identity, say) lets a forged signature verify for any package.
+        raise IssuerKeyError(
+            "不是可用的 Ed25519 公钥：小阶点或非规范编码 (small-order or non-canonical key)"
+        )
     return key
 
 

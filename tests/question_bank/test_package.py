@@ -624,3 +624,19 @@ def test_default_kid_is_derived_from_the_public_key():
 def test_trusted_issuers_refuse_a_bad_pem():
     with pytest.raises(signing.IssuerKeyError, match="issuer-x"):
         signing.TrustedIssuers.from_pems({"issuer-x": "not a pem"})
+
+
+def test_a_small_order_issuer_key_is_refused():
+    """The identity point as issuer key would make a forged signature (R = identity, S = 0)
+    verify for any package in OpenSSL's check."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    weak = Ed25519PublicKey.from_public_bytes(bytes([1]) + bytes(31))
+    pem = weak.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    with pytest.raises(signing.IssuerKeyError, match="small-order"):
+        signing.load_public(pem)
+    with pytest.raises(signing.IssuerKeyError, match="issuer-x"):
+        signing.TrustedIssuers.from_pems({"issuer-x": pem})
