@@ -27,6 +27,7 @@ A breach answers 429 with ``Retry-After``: JSON under ``/api/``, a page elsewher
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -68,8 +69,19 @@ def storage_uri(app: Flask) -> str:
     return redis or "memory://"
 
 
+def _budget_text(config, key: str) -> str:
+    """A budget as configured (``REGISTRY_LIMIT_…``), else its default."""
+    return config.get(key) or DEFAULTS[key]
+
+
 def _budget(key: str):
-    return lambda: current_app.config.get(key) or DEFAULTS[key]
+    return lambda: _budget_text(current_app.config, key)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_budget(text: str) -> tuple[RateLimitItem, ...]:
+    """A budget's limits, parsed once per text (a verification spends one per request)."""
+    return tuple(sorted(parse_many(text)))
 
 
 def limiter_for(app: Flask) -> Limiter:
@@ -119,7 +131,7 @@ def spend(app: Flask, endpoint: str, address: str | None) -> tuple[bool, list[tu
     budget, scope = LIMITED[endpoint]
     prefix = app.extensions["registry_limiter_prefix"]
     args = [*([prefix] if prefix else []), address or "127.0.0.1", scope or endpoint]
-    items = sorted(parse_many(app.config.get(budget) or DEFAULTS[budget]))
+    items = _parsed_budget(_budget_text(app.config, budget))
     limiter, fallback = limiter_for(app), app.extensions["registry_limiter_fallback"]
     backend = fallback.limiter if fallback.in_use() else limiter.limiter
     try:
@@ -138,7 +150,7 @@ def spend(app: Flask, endpoint: str, address: str | None) -> tuple[bool, list[tu
     ]
 
 
-def _hit(backend: RateLimiter, items: list[RateLimitItem], args: list[str]) -> tuple:
+def _hit(backend: RateLimiter, items: tuple[RateLimitItem, ...], args: list[str]) -> tuple:
     """Hit each limit in turn up to the first one breached; that one (else the first) is shown."""
     shown, allowed = items[0], True
     for item in items:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import re
+import string
+import unicodedata
+
 import pytest
 
 from certs.numbers import (
     LEVEL_NAMES,
     CertificateNumber,
     CertificateNumberError,
+    _fold,
+    _parse_number,
     format_number,
     is_one_plus_x,
     level_digit,
@@ -241,12 +248,6 @@ def test_highest_string_is_highest_serial():
 def test_ascii_fast_path_folds_as_nfkc():
     """``_fold`` returns ASCII letters and digits as they are: NFKC leaves ASCII unchanged and
     they hold no space. Every other string takes NFKC and loses its spaces, as before."""
-    import random
-    import re
-    import string
-    import unicodedata
-
-    from certs.numbers import _fold
 
     def reference(text: str) -> str:
         return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
@@ -265,8 +266,6 @@ def test_ascii_fast_path_folds_as_nfkc():
 def test_long_input_is_parsed_but_not_remembered():
     """A padded number parses as the number does, without going through the cache (whose keys
     would keep the whole padded text)."""
-    from certs.numbers import _parse_number
-
     number = "S000144403002264000001"
     padded = " " * 500 + number + " " * 500
     parsed = parse_number(number)
