@@ -19,6 +19,9 @@ then measures:
    (no keep-alive) only the first.
 3. **backlog**: a fresh backlog (default 100,000 records) pushed as station clients push it,
    each station sending its batches one after another; the time until the last is stored.
+   Beside it, two clients verify one token per request at a steady ``--beside-rate`` in all
+   (employers do not stop while stations catch up), each latency counted from when its request
+   was due: what a verification waits for while every worker has pushes in hand.
 
 Afterwards every certificate must be stored exactly once (rows, log leaves, sync records) and
 ``registry log verify`` must pass. The machine is shared: the table shows the 1-minute load,
@@ -28,7 +31,7 @@ item. Ratios are this phase's rate / the no-op's rate in the same run.
     .venv/bin/python benchmarks/registry.py [--quick] [--certs 20000] [--clients 4]
         [--workers 2] [--worker-class gevent] [--threads 4] [--verify-requests 10000]
         [--verify-clients 8] [--batch 20]
-        [--backlog 100000] [--backlog-stations 2] [--skip-backlog]
+        [--backlog 100000] [--backlog-stations 2] [--skip-backlog] [--beside-rate 40]
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
 Targets: >= 2,000 certificates/s ingested; >= 1,000 verifications/s with p99 < 50 ms (the
@@ -223,12 +226,12 @@ def _split(items: list, parts: int) -> list[list]:
 
 def _row(p: Phase, base: Phase | None, unit: str) -> str:
     ratio = f"{p.rate / base.rate:6.3f}" if base else "     -"
+    head = (f"{p.name:<54}{p.requests:>7}{p.items:>8}{p.seconds:>8.2f}{p.rate:>9.0f} {unit:<6}"
+            f"{p.pct(0.5):>7.1f}{p.pct(0.99):>8.1f} {ratio:>7}")  # fmt: skip
+    if "web" not in p.cpu:  # clients beside another phase: the server's CPU is charged there
+        return f"{head}{'-':>8}{'-':>7}{p.cpu['client'] / p.items * 1000:>8.2f}{'-':>7}{'-':>6}"
     web, pg, client = (p.cpu[k] / p.items * 1000 for k in ("web", "pg", "client"))
-    return (
-        f"{p.name:<54}{p.requests:>7}{p.items:>8}{p.seconds:>8.2f}{p.rate:>9.0f} {unit:<6}"
-        f"{p.pct(0.5):>7.1f}{p.pct(0.99):>8.1f} {ratio:>7}{web:>8.2f}{pg:>7.2f}{client:>8.2f}"
-        f"{p.cpu['busy']:>6.0f}%{p.cpu['load']:>6.1f}"
-    )
+    return f"{head}{web:>8.2f}{pg:>7.2f}{client:>8.2f}{p.cpu['busy']:>6.0f}%{p.cpu['load']:>6.1f}"
 
 
 def _count(text: str) -> int:
@@ -259,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backlog", type=_count, default=100_000)
     ap.add_argument("--backlog-stations", type=_count, default=2, help="stations sharing it")
     ap.add_argument("--skip-backlog", action="store_true", help="no backlog phase")
+    ap.add_argument("--beside-rate", type=_count, default=40,
+                    help="one-token verifications/s sent while the backlog drains")  # fmt: skip
     ap.add_argument("--database-url", default=os.environ.get(
         "REGISTRY_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
     args = ap.parse_args(argv)
@@ -342,9 +347,15 @@ def main(argv: list[str] | None = None) -> int:
             drain = None
             if backlog:
                 jobs = [(h, p, PUSH, s, b[0]) for s, b in zip(stations[1:], backlog, strict=True)]
+                # Employers keep verifying while stations catch up: paced clients alongside,
+                # their latency counted from when each request was due.
+                calls = verification_calls(issued, 2_000, 1)
+                rate = args.beside_rate
+                side = (f"  beside it: verify (1 token), {rate}/s, kept connections",
+                        [(h, p, c, 2 / rate) for c in _split(calls, 2)])  # fmt: skip
                 drain = drive(pusher, jobs, server, f"backlog: {len(jobs)} stations, sequential",
-                              sum(len(b[1]) for b in backlog))  # fmt: skip
-                phases.append((drain, None, "cert"))
+                              sum(len(b[1]) for b in backlog), beside=side)  # fmt: skip
+                phases += [(drain, None, "cert"), (drain.beside, None, "token")]
             server.stop()
             server = None
             checked = check_stored(url, instance, numbers)

@@ -47,6 +47,7 @@ class Phase:
     latencies: list[float]
     statuses: Counter = field(default_factory=Counter)
     cpu: dict[str, float] = field(default_factory=dict)
+    beside: Phase | None = None  # clients that ran alongside (see drive)
 
     @property
     def rate(self) -> float:
@@ -187,40 +188,93 @@ def verifier(host, port, calls, keep_alive, ready, go, out) -> None:
     ready.wait()
     go.wait()
     start, cpu = time.perf_counter(), time.process_time()
-    for method, path, body, expect in calls:
+    for call in calls:
         t = time.perf_counter()
-        headers = {"Content-Type": "application/json"} if body else {}
-        status, data = conn.send(method, path, body, headers)
+        _verify_call(conn, call, statuses, errors)
         latencies.append(time.perf_counter() - t)
-        verdict = json.loads(data) if status == 200 else {}
-        found = verdict.get("summary") or {verdict.get("status", "ok"): 1}
-        statuses.update(found)
-        if status != 200 or (expect and found != expect):
-            errors.append(f"{path}: {status} {data[:300]!r}")
     conn.close()
     out.put((start, time.perf_counter(), latencies, statuses, errors, time.process_time() - cpu))
 
 
-def drive(target, jobs: list[tuple], server: Server, name: str, items: int) -> Phase:
-    """Run one client process per job, released together; the phase ends with the last one."""
-    ready, go, out = CTX.Barrier(len(jobs) + 1), CTX.Event(), CTX.Queue()
+def paced_verifier(host, port, calls, interval, stop, ready, go, out) -> None:
+    """Client process beside a phase: a request every ``interval`` seconds on one kept
+    connection (going round ``calls``) until ``stop`` is set. Each latency counts from when
+    its request was due, so a server that stalls is charged for the requests it held up."""
+    latencies, statuses, errors = [], Counter(), []
+    conn = Connection(host, port, keep_alive=True)
+    ready.wait()
+    go.wait()
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(10**9):
+        if stop.is_set():
+            break
+        due = start + i * interval
+        if (wait := due - time.perf_counter()) > 0:
+            time.sleep(wait)
+        _verify_call(conn, calls[i % len(calls)], statuses, errors)
+        latencies.append(time.perf_counter() - due)
+    conn.close()
+    out.put((start, time.perf_counter(), latencies, statuses, errors, time.process_time() - cpu))
+
+
+def _verify_call(conn: Connection, call: tuple, statuses: Counter, errors: list) -> None:
+    method, path, body, expect = call
+    headers = {"Content-Type": "application/json"} if body else {}
+    status, data = conn.send(method, path, body, headers)
+    verdict = json.loads(data) if status == 200 else {}
+    found = verdict.get("summary") or {verdict.get("status", "ok"): 1}
+    statuses.update(found)
+    if status != 200 or (expect and found != expect):
+        errors.append(f"{path}: {status} {data[:300]!r}")
+
+
+def drive(
+    target,
+    jobs: list[tuple],
+    server: Server,
+    name: str,
+    items: int,
+    beside: tuple[str, list[tuple]] | None = None,
+) -> Phase:
+    """Run one client process per job, released together; the phase ends with the last one.
+
+    ``beside`` (a name and :func:`paced_verifier` jobs without their ``stop``) runs those
+    clients alongside until the phase's own have finished; their phase is ``.beside`` of the
+    result (the server's CPU is all charged to the main phase)."""
+    side_name, side_jobs = beside or ("", [])
+    stop = CTX.Event()
+    ready, go = CTX.Barrier(len(jobs) + len(side_jobs) + 1), CTX.Event()
+    out, side_out = CTX.Queue(), CTX.Queue()
     procs = [CTX.Process(target=target, args=(*job, ready, go, out)) for job in jobs]
-    for p in procs:
+    side = [CTX.Process(target=paced_verifier, args=(*job, stop, ready, go, side_out))
+            for job in side_jobs]  # fmt: skip
+    for p in procs + side:
         p.start()
     ready.wait()
     before = server.sample()
     go.set()
     results = [out.get() for _ in procs]
-    for p in procs:
+    cpu = server.since(before)
+    stop.set()
+    side_results = [side_out.get() for _ in side]
+    for p in procs + side:
         p.join()
+    phase = _phase(name, results, items, cpu)
+    if side:
+        phase.beside = _phase(side_name, side_results, None, {})
+    return phase
+
+
+def _phase(name: str, results: list[tuple], items: int | None, cpu: dict) -> Phase:
     errors = [e for r in results for e in r[4]]
     if errors:
         raise SystemExit(f"{name}: {len(errors)} failed requests, e.g. {errors[:3]}")
     seconds = max(r[1] for r in results) - min(r[0] for r in results)
     latencies = [x for r in results for x in r[2]]
     statuses = sum((r[3] for r in results), Counter())
-    cpu = {**server.since(before), "client": sum(r[5] for r in results)}
-    return Phase(name, len(latencies), items, seconds, latencies, statuses, cpu)
+    cpu = {**cpu, "client": sum(r[5] for r in results)}
+    return Phase(name, len(latencies), len(latencies) if items is None else items, seconds,
+                 latencies, statuses, cpu)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- server

@@ -1,16 +1,19 @@
 """The benchmarks' minimal HTTP/1.1 client (``benchmarks.registry_load.Connection``) against a
 scripted server on loopback: kept connections, a kept connection the server closed, the
-``Connection`` header, answers without a body, and answers it must refuse."""
+``Connection`` header, answers without a body, and answers it must refuse; and the paced
+verifier that runs beside the backlog, whose latencies count from when each request was due."""
 
 from __future__ import annotations
 
+import queue
 import socket
 import socketserver
 import threading
+import time
 
 import pytest
 
-from benchmarks.registry_load import Connection
+from benchmarks.registry_load import Connection, paced_verifier
 
 # path -> (raw answer, close the connection after it)
 ANSWERS = {
@@ -21,7 +24,9 @@ ANSWERS = {
     "/no-length": (b"HTTP/1.1 200 OK\r\n\r\nbody", True),
     "/chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", True),
     "/cut": (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", True),
+    "/verify": (b'HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{"summary":{"valid":1}}', False),
 }  # fmt: skip
+STALL = 0.3  # seconds the server takes over a request to /stall
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -39,6 +44,9 @@ class _Handler(socketserver.StreamRequestHandler):
             body = self.rfile.read(length)
             path = request_line.split()[1].decode()
             self.server.bodies.append(body)  # type: ignore[attr-defined]
+            if path == "/stall":
+                time.sleep(STALL)
+                path = "/verify"
             answer, close = ANSWERS[path]
             self.wfile.write(answer)
             self.wfile.flush()
@@ -129,3 +137,27 @@ def test_head_is_refused_and_a_dead_server_fails():
         conn.send("HEAD", "/ok", None, {})
     with pytest.raises(ConnectionRefusedError):
         conn.send("GET", "/ok", None, {})
+
+
+def test_the_paced_verifier_counts_latency_from_when_a_request_was_due(server):
+    """A request every 50 ms; the second one stalls the server for 300 ms. The requests due
+    meanwhile go late, and their latencies say so (a closed loop would hide the stall)."""
+    calls = [("POST", "/verify", b"1", {"valid": 1}), ("POST", "/stall", b"2", {"valid": 1})]
+    calls += [("POST", "/verify", b"x", {"valid": 1})] * 30
+    stop, go, out = threading.Event(), threading.Event(), queue.Queue()
+    go.set()
+    args = ("127.0.0.1", server.server_address[1], calls, 0.05, stop, threading.Barrier(1), go, out)
+    client = threading.Thread(target=paced_verifier, args=args)
+    client.start()
+    time.sleep(0.8)
+    stop.set()
+    client.join(10)
+    start, end, latencies, statuses, errors, _cpu = out.get(timeout=1)
+    assert errors == []
+    assert statuses == {"valid": len(latencies)}
+    assert len(latencies) >= 4 and server.bodies[:4] == [b"1", b"2", b"x", b"x"]  # in turn
+    assert latencies[1] >= STALL
+    # Due 50 and 100 ms after the stalled one, sent only once it was answered: each is charged
+    # for its wait (lower bounds: an answer cannot come before its request was sent).
+    assert latencies[2] >= STALL - 0.05 and latencies[3] >= STALL - 0.10
+    assert server.connections == 1
