@@ -1,7 +1,7 @@
 """Benchmark: the provincial registry under gunicorn + PostgreSQL — ingestion, verification, backlog.
 
-Starts a real registry with ``registry run`` (gunicorn, gevent workers by default; ``sync``
-workers close every connection) on a loopback port over a fresh PostgreSQL schema of its own
+Starts a real registry with ``registry run`` (gunicorn; with ``--threads`` above 1 threaded
+workers that keep connections) on a loopback port over a fresh PostgreSQL schema of its own
 (dropped at the end), enrolls stations over HTTP, pre-builds signed certificate records
 (``certs.record``, ``certs.cert_token``, ``sync.protocol``, each station with its own key), and
 then measures:
@@ -15,8 +15,8 @@ then measures:
    answer checked (every token ``valid``): one QR token per request on a new connection each
    (a phone, a one-off script), one token per request on a kept connection (an employer's
    system), and ``--batch`` tokens per request (the batch API); tokens/s, p50, p99 per request.
-   Baseline: ``/api/v1/noop`` sent the same bodies the same way. With ``--worker-class sync``
-   (no keep-alive) only the first.
+   Baseline: ``/api/v1/noop`` sent the same bodies the same way. With ``--threads 1`` (sync
+   workers, no keep-alive) only the first.
 3. **backlog**: a fresh backlog (default 100,000 records) pushed as station clients push it,
    each station sending its batches one after another; the time until the last is stored.
    Beside it, two clients verify one token per request at a steady ``--beside-rate`` in all
@@ -29,8 +29,7 @@ how busy the CPUs were, and the CPU time that gunicorn and its PostgreSQL backen
 item. Ratios are this phase's rate / the no-op's rate in the same run.
 
     .venv/bin/python benchmarks/registry.py [--quick] [--certs 20000] [--clients 4]
-        [--workers 2] [--worker-class gevent] [--threads 4] [--verify-requests 10000]
-        [--verify-clients 8] [--batch 20]
+        [--workers 2] [--threads 4] [--verify-requests 10000] [--verify-clients 8] [--batch 20]
         [--backlog 100000] [--backlog-stations 2] [--skip-backlog] [--beside-rate 40]
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
@@ -77,7 +76,6 @@ from certs.record import CertificateRecord, sign_record
 from sync import protocol, protocol_keys
 from sync.registry import create_app, db
 from sync.registry.services import stations as station_service
-from sync.registry_server import WORKER_CLASSES
 
 BATCH = 200
 TARGET_INGEST, TARGET_VERIFY, TARGET_P99_MS, TARGET_BACKLOG_S = 2000, 1000, 50, 120
@@ -250,12 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=_count, default=2, help="gunicorn workers (as `registry run`)"
     )
     ap.add_argument(
-        "--worker-class",
-        choices=WORKER_CLASSES,
-        default="gevent",
-        help="as `registry run --worker-class` (sync: a connection per request)",
-    )
-    ap.add_argument("--threads", type=_count, default=4, help="threads per gthread worker")
+        "--threads", type=_count, default=4,
+        help="threads per worker (gthread, keep-alive); 1 = sync workers, a connection per request",
+    )  # fmt: skip
     ap.add_argument("--verify-requests", type=_count, default=10_000)
     ap.add_argument("--verify-clients", type=_count, default=8)
     ap.add_argument("--batch", type=_count, default=20, help="tokens per batch verify request")
@@ -282,15 +277,13 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
             instance = Path(tmp) / "instance"
             init_instance(instance, url)
-            server = Server(instance, url, app_name, args.workers, args.worker_class, args.threads)
+            server = Server(instance, url, app_name, args.workers, args.threads)
             today = dt.datetime.now(SHANGHAI).date()
             codes = [f"4403{i:02d}" for i in range(1 + args.backlog_stations)]
             stations = [enroll(server, instance, url, c, today) for c in codes]
             if args.skip_backlog:
                 args.backlog = 0
-            kind = args.worker_class + (
-                f" × {args.threads} threads" if args.worker_class == "gthread" else ""
-            )
+            kind = "sync" if args.threads == 1 else f"gthread × {args.threads} threads"
             print(f"registry on {server.base} ({args.workers} gunicorn workers, {kind}), schema"
                   f" {schema}; building {args.certs + args.backlog:,} signed records …",
                   flush=True)  # fmt: skip
@@ -326,9 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             # A connection per request (browsers, one-off scripts; all that sync workers serve),
             # then, when the workers keep connections, one per client (an employer's system),
             # and a batch of tokens per request (the batch API as meant).
-            runs = [(False, 1)] + (
-                [(True, 1), (True, args.batch)] if args.worker_class != "sync" else []
-            )
+            runs = [(False, 1)] + ([(True, 1), (True, args.batch)] if args.threads > 1 else [])
             for keep, per in runs:
                 calls = verification_calls(issued, n // per, per)
                 noop_calls = [(m, NOOP, b, None) for m, _, b, _ in calls]
@@ -383,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(>= {TARGET_VERIFY:,}) p99 {verify.pct(0.99):.1f} ms (< {TARGET_P99_MS})"
         + ("" if drain is None else
            f"; backlog of {drain.items:,} drained in {drain.seconds:.0f} s (100,000 in < "
-           f"{TARGET_BACKLOG_S} s: {100_000 / drain.rate:.0f} s at this rate)")
+           f"{TARGET_BACKLOG_S} s: {100_000 / drain.rate:.0f} s at this rate), verifications "
+           f"beside it p99 {drain.beside.pct(0.99):.1f} ms")
     )  # fmt: skip
     cores = os.cpu_count() or 1
     print(

@@ -303,15 +303,7 @@ def _machine() -> tuple[int, int]:
 class Server:
     """gunicorn serving the registry; CPU accounting for it and its PostgreSQL backends."""
 
-    def __init__(
-        self,
-        instance: Path,
-        url: str,
-        app_name: str,
-        workers: int,
-        worker_class: str,
-        threads: int = 4,
-    ):
+    def __init__(self, instance: Path, url: str, app_name: str, workers: int, threads: int = 1):
         self.port = _free_port()
         self.host = "127.0.0.1"
         self.app_name = app_name
@@ -324,7 +316,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from sync.registry.cli import main; main()", "run",
              "--host", self.host, "--port", str(self.port), "--workers", str(workers),
-             "--worker-class", worker_class, "--threads", str(threads)],
+             "--threads", str(threads)],
             env=env, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
             stderr=self.log_file,
         )  # fmt: skip

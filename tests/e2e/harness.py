@@ -1,13 +1,12 @@
 """The two apps as real processes on loopback ports, and a proxy between them that injects faults.
 
-* :class:`RegistryServer` — ``registry run`` (gunicorn, 2 workers: gevent on PostgreSQL, threaded
-  on SQLite) in a process group of its own, on a free port, over its own instance folder and
-  database (SQLite in the instance, or a PostgreSQL schema). It can be SIGKILLed (master and
-  workers at once, as a power cut would), stopped gracefully, restarted on the same port, and
-  *held*: :meth:`RegistryServer.hold_writes` keeps the database's write lock (SQLite) or the
-  transparency log's row lock (PostgreSQL) in the test, so that a push that has reached a
-  worker cannot finish — the point where a kill lands "while the batch is being processed",
-  every time, not by luck of timing.
+* :class:`RegistryServer` — ``registry run`` (gunicorn, 2 sync workers) in a process group of its
+  own, on a free port, over its own instance folder and database (SQLite in the instance, or a
+  PostgreSQL schema). It can be SIGKILLed (master and workers at once, as a power cut would),
+  stopped gracefully, restarted on the same port, and *held*: :meth:`RegistryServer.hold_writes`
+  keeps the database's write lock (SQLite) or the transparency log's row lock (PostgreSQL) in
+  the test, so that a push that has reached a worker cannot finish — the point where a kill
+  lands "while the batch is being processed", every time, not by luck of timing.
 * :class:`StationCli` — the ``station`` command on a station instance (``STATION_INSTANCE``):
   ``station sync now`` run to completion, or started and SIGKILLed half way.
 * :class:`FaultProxy` — the station is enrolled with the proxy's URL, so every sync request

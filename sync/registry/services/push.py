@@ -25,7 +25,6 @@ original one, with the stored tree head it was proven against added as ``tree_he
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,10 +101,6 @@ def ingest_push(
             ready.append(prepare(index, raw, station=station, keys=keys, secret=secret))
         except Reject as verdict:
             results[index] = _rejected(rid, verdict.reason)
-        # A record is about a millisecond of CPU and a batch hundreds of them: between two,
-        # the worker's other requests get their turn (a gevent worker switches greenlets
-        # only where a request waits, a threaded one hands over the GIL).
-        time.sleep(0)
     for p in ready:  # leaves too are made before the lock (wasted only on duplicates)
         if p.certificate is not None and p.record_sha256 is not None:
             p.leaf = tlog.certificate_leaf(
