@@ -4,6 +4,7 @@ the clients) of each phase."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -205,7 +206,7 @@ def paced_verifier(host, port, calls, interval, stop, ready, go, out) -> None:
     ready.wait()
     go.wait()
     start, cpu = time.perf_counter(), time.process_time()
-    for i in range(10**9):
+    for i in itertools.count():
         if stop.is_set():
             break
         due = start + i * interval
