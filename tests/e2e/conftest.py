@@ -52,7 +52,8 @@ from sync import client, protocol
 from sync.client_http import RegistryClient
 from sync.client_station import KeyRing
 from sync.registry.db import make_engine
-from tests.e2e.harness import PUSH_PATH, FaultProxy, RegistryServer, StationCli
+from tests.e2e.fault_proxy import PUSH_PATH, FaultProxy
+from tests.e2e.harness import RegistryServer, StationCli
 
 STATION_CODE = "110101"
 TEMPLATE_CERTIFICATES = 210  # with the summary and the report: 212 records, two batches

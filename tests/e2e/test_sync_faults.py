@@ -1,5 +1,6 @@
 """Fault tests: the station (``station sync now`` processes) and the registry (``registry run``
-under gunicorn) on loopback ports, with a proxy between them (``tests/e2e/harness.py``).
+under gunicorn) on loopback ports (``tests/e2e/harness.py``), with a proxy between them
+(``tests/e2e/fault_proxy.py``).
 
 Each test starts from a station whose outbox holds 212 records (a result summary, a session
 report and 210 certificates: two push batches), enrolled with a fresh registry, injects one kind
@@ -13,7 +14,7 @@ import time
 
 from station.models import OutboxStatus
 from tests.e2e.conftest import TEMPLATE_CERTIFICATES
-from tests.e2e.harness import send_raw
+from tests.e2e.fault_proxy import send_raw
 
 RECORDS = TEMPLATE_CERTIFICATES + 2
 BATCH = 200
