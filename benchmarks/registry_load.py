@@ -69,10 +69,10 @@ class Connection:
 
     Sends ``Content-Length`` bodies and reads answers that carry a ``Content-Length`` (every
     registry answer does; 204 and 304 have none and no body); anything else raises, as does a
-    HEAD request (its answer's length describes no body). With ``keep_alive`` the socket is used request
-    after request (as an employer's system with a connection pool would) and reopened when the
-    server closes it; without it each request opens its own connection (a phone, a one-off
-    script) and asks the server to close it.
+    HEAD request (its answer's length describes no body). With ``keep_alive`` the socket is
+    used request after request (as an employer's system with a connection pool would) and
+    reopened when the server closes it; without it each request opens its own connection (a
+    phone, a one-off script) and asks the server to close it.
     """
 
     def __init__(self, host: str, port: int, *, keep_alive: bool = True):

@@ -13,6 +13,8 @@ import warnings
 import zipfile
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from question_bank import package, signing
@@ -629,9 +631,6 @@ def test_trusted_issuers_refuse_a_bad_pem():
 def test_a_small_order_issuer_key_is_refused():
     """The identity point as issuer key would make a forged signature (R = identity, S = 0)
     verify for any package in OpenSSL's check."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     weak = Ed25519PublicKey.from_public_bytes(bytes([1]) + bytes(31))
     pem = weak.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
