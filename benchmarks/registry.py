@@ -51,6 +51,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.registry_load`
@@ -78,6 +79,7 @@ from sync.registry import create_app, db
 from sync.registry.services import stations as station_service
 
 BATCH = 200
+Post = Callable[[str, dict], tuple[int, str]]  # (path, JSON body) -> (status, answer text)
 TARGET_INGEST, TARGET_VERIFY, TARGET_P99_MS, TARGET_BACKLOG_S = 2000, 1000, 50, 120
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
@@ -153,8 +155,9 @@ def init_instance(instance: Path, url: str) -> None:
         fh.write("REGISTRY_NOOP_ENDPOINT = True\n")
 
 
-def enroll(server: Server, instance: Path, url: str, code: str, today: dt.date) -> Station:
-    """Record the station (the operator's step), then enroll it over HTTP with a new key."""
+def enroll(post: Post, instance: Path, url: str, code: str, today: dt.date) -> Station:
+    """Record the station (the operator's step), then enroll it with a new key through
+    ``post`` (over HTTP, or a test client's in process)."""
     app = create_app({"DATABASE_URL": url}, instance_path=str(instance))
     with app.app_context(), db.transaction() as session:
         _, token = station_service.add_station(
@@ -170,11 +173,21 @@ def enroll(server: Server, instance: Path, url: str, code: str, today: dt.date) 
                   "valid_until": None}],
         "proof": protocol_keys.make_enrollment_proof(key, token=token, station_code=code),
     }  # fmt: skip
-    response = requests.post(f"{server.base}/api/v1/enroll", json=body, timeout=60)
-    if response.status_code != 200:
-        raise SystemExit(f"enrollment of {code} failed: {response.text}")
+    status, answer = post("/api/v1/enroll", body)
+    if status != 200:
+        raise SystemExit(f"enrollment of {code} failed: {answer}")
     raw = key.private_bytes_raw()
     return Station(code, kid, raw)
+
+
+def http_post(server: Server) -> Post:
+    """A :data:`Post` to ``server`` over HTTP."""
+
+    def post(path: str, body: dict) -> tuple[int, str]:
+        response = requests.post(f"{server.base}{path}", json=body, timeout=60)
+        return response.status_code, response.text
+
+    return post
 
 
 def check_stored(url: str, instance: Path, numbers: set[str]) -> str:
@@ -280,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             server = Server(instance, url, app_name, args.workers, args.threads)
             today = dt.datetime.now(SHANGHAI).date()
             codes = [f"4403{i:02d}" for i in range(1 + args.backlog_stations)]
-            stations = [enroll(server, instance, url, c, today) for c in codes]
+            stations = [enroll(http_post(server), instance, url, c, today) for c in codes]
             if args.skip_backlog:
                 args.backlog = 0
             kind = "sync" if args.threads == 1 else f"gthread × {args.threads} threads"
@@ -381,15 +394,22 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"server CPU only (the clients share these {cores} cores here): gunicorn + PostgreSQL "
         f"would serve {_capacity(push, cores):,.0f} certificates/s and "
-        f"{_capacity(verify, cores):,.0f} verifications/s on them"
+        f"{_capacity(verify, cores):,.0f} verifications/s on them; at this CPU per item the "
+        f"targets need {TARGET_INGEST * _cpu_per_item(push):.1f} cores (ingestion) and "
+        f"{TARGET_VERIFY * _cpu_per_item(verify):.1f} (verification) kept fully busy"
     )
     return 0
+
+
+def _cpu_per_item(phase: Phase) -> float:
+    """CPU seconds gunicorn and PostgreSQL spent per item of ``phase``."""
+    return (phase.cpu["web"] + phase.cpu["pg"]) / phase.items
 
 
 def _capacity(phase: Phase, cores: int) -> float:
     """Items/s the server could do on ``cores`` if its CPU per item (gunicorn and PostgreSQL)
     were all it spent: what the rate would be with the load generator on another machine."""
-    per_item = (phase.cpu["web"] + phase.cpu["pg"]) / phase.items
+    per_item = _cpu_per_item(phase)
     return cores / per_item if per_item else float("inf")
 
 
