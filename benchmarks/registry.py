@@ -143,6 +143,29 @@ def build(pool, station: Station, total: int, issue: dt.date, batch: int = BATCH
 # --------------------------------------------------------------------------- setup and checks
 
 
+class BenchSchema:
+    """A fresh PostgreSQL schema of the run's own (``url`` selects it and names the connections
+    ``app_name``, so their backends can be told apart); :meth:`drop` removes it."""
+
+    def __init__(self, database_url: str):
+        tag = uuid.uuid4().hex[:10]
+        self.name, self.app_name = f"bench_{tag}", f"skillcert-bench-{tag}"
+        sep = "&" if "?" in database_url else "?"
+        self.url = (f"{database_url}{sep}options=-csearch_path%3D{self.name}"
+                    f"&application_name={self.app_name}")  # fmt: skip
+        self.admin = db.make_engine(database_url)
+        with self.admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{self.name}"'))
+
+    def __str__(self) -> str:
+        return self.name
+
+    def drop(self) -> None:
+        with self.admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        self.admin.dispose()
+
+
 def init_instance(instance: Path, url: str) -> None:
     """``registry init`` in-process, then the benchmark's settings in the instance config."""
     app = create_app({"DATABASE_URL": url}, instance_path=str(instance))
@@ -278,13 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.certs, args.verify_requests, args.backlog = 2_000, 2_000, 5_000
 
-    tag = uuid.uuid4().hex[:10]
-    schema, app_name = f"bench_{tag}", f"skillcert-bench-{tag}"
-    sep = "&" if "?" in args.database_url else "?"
-    url = f"{args.database_url}{sep}options=-csearch_path%3D{schema}&application_name={app_name}"
-    admin = db.make_engine(args.database_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    schema = BenchSchema(args.database_url)
+    url, app_name = schema.url, schema.app_name
     server = None
     try:
         with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
@@ -366,9 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        schema.drop()
 
     print()
     print(f"{'phase':<54}{'reqs':>7}{'items':>8}{'secs':>8}{'rate':>9} {'/s':<6}{'p50ms':>7}"

@@ -29,7 +29,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.registry`
@@ -37,7 +36,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.regi
 from nacl.bindings import crypto_sign, crypto_sign_keypair, crypto_sign_open
 from sqlalchemy import text
 
-from benchmarks.registry import BATCH, CTX, TARGET_INGEST, _count, build, enroll, init_instance
+from benchmarks.registry import (
+    BATCH,
+    CTX,
+    TARGET_INGEST,
+    BenchSchema,
+    _count,
+    build,
+    enroll,
+    init_instance,
+)
 from benchmarks.registry_load import _ticks
 from certs.identity import SHANGHAI
 from sync.registry import create_app, db
@@ -63,13 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         "REGISTRY_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
     args = ap.parse_args(argv)
 
-    tag = uuid.uuid4().hex[:10]
-    schema, app_name = f"bench_{tag}", f"skillcert-bench-{tag}"
-    sep = "&" if "?" in args.database_url else "?"
-    url = f"{args.database_url}{sep}options=-csearch_path%3D{schema}&application_name={app_name}"
-    admin = db.make_engine(args.database_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    schema = BenchSchema(args.database_url)
+    url, app_name = schema.url, schema.app_name
     try:
         with tempfile.TemporaryDirectory(prefix="registry-phases-") as tmp:
             instance = Path(tmp) / "instance"
@@ -90,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 totals = _run(app, station.code, warm, bodies, app_name)
             app.extensions["registry_engine"].dispose()
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        schema.drop()
 
     n = args.certs
     base = bare_checks(3 * 2_000) / 2_000  # three checks, per certificate
