@@ -289,6 +289,21 @@ def _ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def backends(engine, app_name: str) -> list[int]:
+    """The pids of the PostgreSQL backends serving connections named ``app_name``."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"), {"n": app_name}
+        )
+        return [r[0] for r in rows]
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    """CPU seconds (user + system) each of ``pids`` has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return {p: _ticks(p) / tick for p in pids}
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -336,19 +351,11 @@ class Server:
     def base(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _backends(self) -> list[int]:
-        with self.admin.connect() as conn:
-            rows = conn.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
-                {"n": self.app_name},
-            )
-            return [r[0] for r in rows]
-
     def sample(self) -> dict:
         web = [self.proc.pid, *_children(self.proc.pid)]
         return {
             "web": {p: _ticks(p) for p in web},
-            "pg": {p: _ticks(p) for p in self._backends()},
+            "pg": {p: _ticks(p) for p in backends(self.admin, self.app_name)},
             "machine": _machine(),
             "load": os.getloadavg()[0],
         }

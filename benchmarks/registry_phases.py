@@ -10,11 +10,11 @@ stations send them) and, for each push, measures on its own thread:
    runs it (:func:`sync.registry.services.push.ingest_push` in one transaction, committed).
 
 The push's time beyond its checks is, but for three small look-ups before it (the station, its
-keys, the root key), its locked phase: the log's row lock is taken after the checks and held to
-the commit (look-ups, log appends, tree head, receipts, COPY, commit). Pushes
-from several workers can overlap their checks but not their locked phases, so one certificate's
-share of the locked phase bounds the ingestion rate however many cores serve it. Baseline: three
-bare libsodium Ed25519 checks, what every certificate must cost at least.
+keys, the root key), its locked phase: the log's row lock is taken after the checks and held to the
+commit (look-ups, log appends, tree head, receipts, COPY, commit). Pushes from several workers can
+overlap their checks but not their locked phases, so one certificate's share of the locked phase
+bounds the ingestion rate however many cores serve it. Baseline: three bare libsodium Ed25519
+checks, what every certificate must cost at least.
 
     .venv/bin/python benchmarks/registry_phases.py [--certs 20000]
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
@@ -34,7 +34,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.registry`
 
 from nacl.bindings import crypto_sign, crypto_sign_keypair, crypto_sign_open
-from sqlalchemy import text
 
 from benchmarks.registry import (
     BATCH,
@@ -46,7 +45,7 @@ from benchmarks.registry import (
     enroll,
     init_instance,
 )
-from benchmarks.registry_load import _ticks
+from benchmarks.registry_load import backends, cpu_seconds
 from certs.identity import SHANGHAI
 from sync.registry import create_app, db
 from sync.registry import keys as root_keys
@@ -99,16 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     base = bare_checks(3 * 2_000) / 2_000  # three checks, per certificate
     locked = (totals["push wall"] - totals["checks wall"]) / n
     rows = [
-        ("three bare Ed25519 checks (libsodium)", base, None),
-        ("checks: prepare() per record, CPU", totals["checks cpu"] / n, None),
-        ("push: ingest_push + commit, CPU", totals["push cpu"] / n, None),
-        ("push: PostgreSQL backend CPU", totals["pg cpu"] / n, None),
-        ("push: wall", totals["push wall"] / n, None),
-        ("push wall - checks wall (~ locked phase)", locked, None),
+        ("three bare Ed25519 checks (libsodium)", base),
+        ("checks: prepare() per record, CPU", totals["checks cpu"] / n),
+        ("push: ingest_push + commit, CPU", totals["push cpu"] / n),
+        ("push: PostgreSQL backend CPU", totals["pg cpu"] / n),
+        ("push: wall", totals["push wall"] / n),
+        ("push wall - checks wall (~ locked phase)", locked),
     ]
     print(f"\n{n:,} certificates in pushes of {BATCH}, one at a time, in one process\n")
     print(f"{'per certificate':<44}{'ms':>8}{'× 3 checks':>12}")
-    for name, seconds, _ in rows:
+    for name, seconds in rows:
         print(f"{name:<44}{1000 * seconds:>8.3f}{seconds / base:>12.1f}")
     print(
         f"\nthe locked phase bounds ingestion at {1 / locked:,.0f} certificates/s however many "
@@ -134,8 +133,7 @@ def _run(app, code: str, warm: list[bytes], bodies: list[bytes], app_name: str) 
         for index, raw in enumerate(data["records"]):
             prepare(index, raw, station=station, keys=keys, secret=secret)
         checks_cpu, checks_wall = time.thread_time() - cpu, time.perf_counter() - wall
-        backends = _backends(app_name)
-        before = {p: _ticks(p) for p in backends}
+        pg_before = cpu_seconds(backends(db.engine(), app_name))
         wall, cpu = time.perf_counter(), time.thread_time()
         with db.transaction() as session:
             station = stations.get_station(session, code)
@@ -143,28 +141,19 @@ def _run(app, code: str, warm: list[bytes], bodies: list[bytes], app_name: str) 
             result = push.ingest_push(
                 session, station=station, body=data, signer=signer, secret=secret
             )
-        push_cpu, push_wall = time.thread_time() - cpu, time.perf_counter() - wall
-        pg = sum(_ticks(p) - t for p, t in before.items()) / os.sysconf("SC_CLK_TCK")
+        spent = {
+            "checks cpu": checks_cpu,
+            "checks wall": checks_wall,
+            "push cpu": time.thread_time() - cpu,
+            "push wall": time.perf_counter() - wall,
+            "pg cpu": sum(t - pg_before[p] for p, t in cpu_seconds(pg_before).items()),
+        }
         if any(r["status"] != "accepted" for r in result["results"]):
             raise SystemExit(f"a push was not all accepted: {result['results'][:2]}")
         if measured:
-            for key, value in (
-                ("checks cpu", checks_cpu),
-                ("checks wall", checks_wall),
-                ("push cpu", push_cpu),
-                ("push wall", push_wall),
-                ("pg cpu", pg),
-            ):
-                totals[key] += value  # fmt: skip
+            for key, value in spent.items():
+                totals[key] += value
     return totals
-
-
-def _backends(app_name: str) -> list[int]:
-    with db.engine().connect() as conn:
-        rows = conn.execute(
-            text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"), {"n": app_name}
-        )
-        return [r[0] for r in rows]
 
 
 if __name__ == "__main__":
