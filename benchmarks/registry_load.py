@@ -304,6 +304,12 @@ def cpu_seconds(pids) -> dict[int, float]:
     return {p: _ticks(p) / tick for p in pids}
 
 
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two :func:`cpu_seconds` readings (a pid new in ``after``
+    counts from zero)."""
+    return sum(t - before.get(p, 0) for p, t in after.items())
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -354,22 +360,19 @@ class Server:
     def sample(self) -> dict:
         web = [self.proc.pid, *_children(self.proc.pid)]
         return {
-            "web": {p: _ticks(p) for p in web},
-            "pg": {p: _ticks(p) for p in backends(self.admin, self.app_name)},
+            "web": cpu_seconds(web),
+            "pg": cpu_seconds(backends(self.admin, self.app_name)),
             "machine": _machine(),
             "load": os.getloadavg()[0],
         }
 
     def since(self, before: dict) -> dict[str, float]:
-        after, tick = self.sample(), os.sysconf("SC_CLK_TCK")
-
-        def spent(kind: str) -> float:
-            return sum(t - before[kind].get(p, 0) for p, t in after[kind].items()) / tick
-
+        after = self.sample()
         total = after["machine"][0] - before["machine"][0]
         idle = after["machine"][1] - before["machine"][1]
         return {
-            "web": spent("web"), "pg": spent("pg"), "busy": 100 * (total - idle) / max(total, 1),
+            "web": cpu_spent(before["web"], after["web"]),
+            "pg": cpu_spent(before["pg"], after["pg"]), "busy": 100 * (total - idle) / max(total, 1),
             "load": max(before["load"], after["load"]),
         }  # fmt: skip
 
